@@ -1,0 +1,35 @@
+# make demo: the whole pipeline on a built-in synthetic dataset, offline.
+# make test: the test suite.
+# Both create .venv with Python 3.10 when it is missing or stale and install with the pinned
+# constraints; a second call skips the install.
+SHELL := /bin/bash
+VENV := .venv
+STAMP := $(VENV)/.installed
+PYTHON_FOR_VENV := $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10.*/bin/python3.10 /usr/bin/python3.10; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo $$p; break; }; done)
+DEMO_DATA ?= demo_data
+DEMO_OUT ?= demo_out
+DEMO_FLAGS ?=
+PYTEST_FLAGS ?= -n 2
+
+.PHONY: demo test install clean
+
+$(STAMP): setup.py constraints.txt
+	@test -n "$(PYTHON_FOR_VENV)" || { echo "Python 3.10 not found (tried python3.10 and pyenv's versions/3.10.*)"; exit 1; }
+	@if [ ! -x $(VENV)/bin/python ] || ! $(VENV)/bin/python -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then \
+		rm -rf $(VENV) && $(PYTHON_FOR_VENV) -m venv $(VENV); fi
+	$(VENV)/bin/pip install --quiet "pip==26.3" "wheel==0.48.0" "setuptools==69.5.1"
+	$(VENV)/bin/pip install --quiet -c constraints.txt -e ".[test]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	@test -f $(DEMO_DATA)/annotations/test.txt || $(VENV)/bin/segpipe make-data $(DEMO_DATA) --train 600 --test 200 --seed 0
+	$(VENV)/bin/segpipe run --data-dir $(DEMO_DATA) --output $(DEMO_OUT) --encoder-weights none $(DEMO_FLAGS)
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest $(PYTEST_FLAGS) tests
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) $(DEMO_DATA)

@@ -1,0 +1,58 @@
+"""TfdsExampleGen: TFX's ExampleGen machinery (Beam, spans, caching) over a TFDS builder."""
+from typing import Dict, Optional
+
+from tfx import types
+from tfx.dsl.components.base import base_beam_component, executor_spec
+from tfx.proto import example_gen_pb2, range_config_pb2
+from tfx.types import standard_artifacts, standard_component_specs
+from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
+
+from components.tfds_example_gen import driver, executor
+from components.tfds_example_gen.executor import (DATASET_NAME_KEY, DATASET_VERSION_KEY,
+                                                  MAX_BAD_FRACTION_KEY, TFDS_DIR_KEY)
+
+
+class TfdsExampleGenSpec(ComponentSpec):
+    """FileBasedExampleGen's parameters plus the TFDS builder and the bad-data limit."""
+    PARAMETERS = {
+        **standard_component_specs.FileBasedExampleGenSpec.PARAMETERS,
+        DATASET_NAME_KEY: ExecutionParameter(type=str),
+        DATASET_VERSION_KEY: ExecutionParameter(type=str),
+        TFDS_DIR_KEY: ExecutionParameter(type=str),
+        MAX_BAD_FRACTION_KEY: ExecutionParameter(type=float),
+    }
+    INPUTS: Dict[str, ChannelParameter] = {}
+    OUTPUTS = {standard_component_specs.EXAMPLES_KEY:
+               ChannelParameter(type=standard_artifacts.Examples)}
+
+
+class TfdsExampleGen(base_beam_component.BaseBeamComponent):
+    """Reads a TFDS builder's splits into tf.Examples with encoded image and mask.
+
+    `splits` maps each output split to a TFDS split expression, e.g.
+    {"train": "train", "eval": "test"} or {"train": "train[:90%]", "eval": "train[90%:]"}.
+    `data_dir` (optional, may hold {SPAN}) points the builder's download step at local raw
+    files; empty means TFDS downloads them as usual.
+    """
+    SPEC_CLASS = TfdsExampleGenSpec
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+    DRIVER_CLASS = driver.TfdsDriver
+
+    def __init__(self, *, dataset_name: str, dataset_version: str, splits: Dict[str, str],
+                 tfds_dir: str, data_dir: str = "", max_bad_fraction: float = 0.05,
+                 range_config: Optional[range_config_pb2.RangeConfig] = None):
+        input_config = example_gen_pb2.Input(splits=[
+            example_gen_pb2.Input.Split(name=name, pattern=pattern) for name, pattern in splits.items()])
+        spec = TfdsExampleGenSpec(
+            input_base=data_dir,
+            input_config=input_config,
+            output_config=example_gen_pb2.Output(),
+            output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
+            output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
+            range_config=range_config,
+            dataset_name=dataset_name,
+            dataset_version=dataset_version,
+            tfds_dir=tfds_dir,
+            max_bad_fraction=max_bad_fraction,
+            examples=types.Channel(type=standard_artifacts.Examples))
+        super().__init__(spec=spec)

@@ -1,0 +1,30 @@
+"""Runs the pipeline on TFX's LocalDagRunner, with SQLite metadata under the output directory.
+
+`segpipe run` calls `run(config)`. The file is also the `--pipeline_path` of
+`tfx pipeline create --engine local`, which executes it as __main__: it then reads its config
+from the file named by $SEGPIPE_CONFIG (YAML/JSON, as for `segpipe --config`), and calls
+LocalDagRunner().run exactly once, as that CLI requires.
+"""
+import os
+import sys
+
+if __name__ == "__main__":  # run as a script: its own folder would shadow the `pipeline` package
+    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+from tfx import v1 as tfx  # pylint: disable=wrong-import-position
+
+from pipeline.config import PipelineConfig, build_config, load_file  # pylint: disable=wrong-import-position
+from pipeline.pipeline import create_pipeline  # pylint: disable=wrong-import-position
+
+CONFIG_ENV = "SEGPIPE_CONFIG"
+
+
+def run(config: PipelineConfig) -> None:
+    """Runs every component of the pipeline locally; cached outputs are reused."""
+    os.makedirs(config.output_dir, exist_ok=True)
+    tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
+
+
+if __name__ == "__main__":
+    config_file = os.environ.get(CONFIG_ENV)
+    run(build_config(load_file(config_file) if config_file else None))

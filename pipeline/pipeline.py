@@ -1,0 +1,48 @@
+"""The segmentation pipeline's DAG, built from one PipelineConfig.
+
+ExampleGen (TFDS, with the bad-data gate) → StatisticsGen → SchemaGen (checked-in schema
+imported, or inferred) → ExampleValidator. The same function feeds the local runner and,
+later, the Vertex AI compiler, so every orchestrator runs the same DAG.
+"""
+from typing import List, Optional
+
+from tfx import v1 as tfx
+from tfx.dsl.components.base.base_node import BaseNode
+
+from components.tfds_example_gen import TfdsExampleGen
+from pipeline.config import PipelineConfig
+
+
+def create_components(config: PipelineConfig) -> List[BaseNode]:
+    """The pipeline's components, wired in order."""
+    example_gen = TfdsExampleGen(
+        dataset_name=config.dataset.name,
+        dataset_version=config.dataset.version,
+        splits={"train": config.dataset.train_split, "eval": config.dataset.eval_split},
+        data_dir=config.dataset.data_dir,
+        tfds_dir=config.tfds_dir,
+        max_bad_fraction=config.dataset.max_bad_fraction,
+    )
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    if config.schema.mode == "import":
+        schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema.schema_file)
+    else:
+        schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
+                                              infer_feature_shape=True)
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+    return [example_gen, statistics_gen, schema_gen, example_validator]
+
+
+def create_pipeline(config: PipelineConfig,
+                    metadata_connection_config: Optional[object] = None) -> tfx.dsl.Pipeline:
+    """The TFX pipeline for this config; SQLite metadata under the output directory by default."""
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.output.pipeline_name,
+        pipeline_root=config.pipeline_root,
+        components=create_components(config),
+        enable_cache=True,
+        metadata_connection_config=metadata_connection_config
+        or tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path),
+        beam_pipeline_args=config.beam_pipeline_args(),
+    )
