@@ -8,37 +8,63 @@ the bad entries are reported by reason and file. The user's directory is never m
 """
 import os
 import xml.etree.ElementTree as ElementTree
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
+from PIL import Image
+
+from components import oxford_pets_layout as layout
 from components.data_quality import BadRecord
 
-LIST_FILES = {"train": "trainval.txt", "test": "test.txt"}
+
+def _head_box_problem(path: str) -> Optional[str]:
+    """Why the builder's XML reader would fail on this file, or None (absent files are fine)."""
+    if not os.path.isfile(path):
+        return None  # the builder gives entries without an XML an empty head box
+    try:
+        root = ElementTree.parse(path).getroot()
+        box = root.find("object").find("bndbox")  # type: ignore[union-attr]
+        size = {key: float(root.find("size").find(key).text)  # type: ignore[union-attr,arg-type]
+                for key in ("width", "height")}
+        coords = {key: float(box.find(key).text)  # type: ignore[union-attr,arg-type]
+                  for key in ("xmin", "ymin", "xmax", "ymax")}
+    except (ElementTree.ParseError, AttributeError, TypeError, ValueError) as error:
+        return str(error) or "missing fields"
+    # TFDS's BBox feature refuses boxes outside the image ("Failed to encode example").
+    if not (0 <= coords["xmin"] <= coords["xmax"] <= size["width"]
+            and 0 <= coords["ymin"] <= coords["ymax"] <= size["height"]):
+        return f"head box {coords} lies outside the {size['width']:g}x{size['height']:g} image"
+    return None
 
 
-def _check_entry(line: str, images: str, annotations: str) -> Tuple[str, BadRecord | None]:
-    """Returns (image name, problem or None) for one list line, by the builder's own rules."""
-    fields = line.strip().split(" ")
-    name = fields[0] if fields and fields[0] else "<blank line>"
-    if len(fields) != 4 or not (fields[1].isdigit() and fields[2].isdigit()):
-        return name, BadRecord(name, "malformed_list_line", f"line reads {line.strip()[:80]!r}")
-    if not os.path.isfile(os.path.join(images, name + ".jpg")):
-        return name, BadRecord(name + ".jpg", "missing_image", f"no file images/{name}.jpg")
-    if not os.path.isfile(os.path.join(annotations, "trimaps", name + ".png")):
-        return name, BadRecord(name + ".jpg", "missing_mask",
-                               f"no file annotations/trimaps/{name}.png")
-    xml_path = os.path.join(annotations, "xmls", name + ".xml")
-    if os.path.isfile(xml_path):
+def check_entry(line: str, images_root: str, annotations_root: str, split: str,
+                seen: Set[str]) -> Optional[BadRecord]:
+    """The problem that would stop the builder on this list line, or None."""
+    try:
+        entry = layout.parse_list_line(line)
+    except ValueError as error:
+        name = line.strip().split(" ")[0]
+        file_name = name + layout.IMAGE_SUFFIX if name else "<blank line>"
+        return BadRecord(file_name, "malformed_list_line", str(error), split)
+    file_name = entry.name + layout.IMAGE_SUFFIX
+    if entry.name in seen:
+        return BadRecord(file_name, "malformed_list_line", "name listed twice", split)
+    seen.add(entry.name)
+    if not os.path.isfile(layout.image_path(images_root, entry)):
+        return BadRecord(file_name, "missing_image", f"no file {layout.IMAGES_DIR}/{file_name}", split)
+    if not os.path.isfile(layout.trimap_path(annotations_root, entry)):
+        return BadRecord(file_name, "missing_mask",
+                         f"no file {layout.TRIMAPS_DIR}/{entry.name}{layout.TRIMAP_SUFFIX}", split)
+    if entry.name in layout.TFDS_REENCODED_NAMES:  # the builder decodes these while preparing
         try:
-            root = ElementTree.parse(xml_path).getroot()
-            box = root.find("object").find("bndbox")  # type: ignore[union-attr]
-            for key in ("width", "height"):
-                float(root.find("size").find(key).text)  # type: ignore[union-attr,arg-type]
-            for key in ("xmin", "ymin", "xmax", "ymax"):
-                float(box.find(key).text)  # type: ignore[union-attr,arg-type]
-        except (ElementTree.ParseError, AttributeError, TypeError, ValueError) as error:
-            return name, BadRecord(name + ".jpg", "unreadable_annotation",
-                                   f"annotations/xmls/{name}.xml: {error or 'missing fields'}")
-    return name, None
+            with Image.open(layout.image_path(images_root, entry)) as image:
+                image.load()
+        except (OSError, ValueError) as error:
+            return BadRecord(file_name, "undecodable_image", str(error), split)
+    problem = _head_box_problem(layout.xml_path(annotations_root, entry))
+    if problem:
+        return BadRecord(file_name, "unreadable_annotation",
+                         f"{layout.XMLS_DIR}/{entry.name}{layout.XML_SUFFIX}: {problem}", split)
+    return None
 
 
 def stage_oxford_pets(roots: Dict[str, str], staging_dir: str) -> Tuple[Dict[str, str], List[BadRecord]]:
@@ -46,36 +72,30 @@ def stage_oxford_pets(roots: Dict[str, str], staging_dir: str) -> Tuple[Dict[str
 
     Returns the roots to hand to the builder instead, and the entries left out.
     """
-    images = os.path.join(roots["images"], "images")
-    annotations = os.path.join(roots["annotations"], "annotations")
-    for required in (images, annotations):
-        if not os.path.isdir(required):
+    images_root, annotations_root = roots["images"], roots["annotations"]
+    for root, required in ((images_root, layout.IMAGES_DIR), (annotations_root, layout.ANNOTATIONS_DIR)):
+        if not os.path.isdir(os.path.join(root, required)):
             raise FileNotFoundError(
-                f"{required}: not found; a local Oxford-IIIT Pet directory needs images/ and "
-                f"annotations/ (with trimaps/, xmls/, trainval.txt, test.txt)")
-    os.makedirs(os.path.join(staging_dir, "annotations"), exist_ok=True)
-    links = {"images": images,
-             os.path.join("annotations", "trimaps"): os.path.join(annotations, "trimaps"),
-             os.path.join("annotations", "xmls"): os.path.join(annotations, "xmls")}
-    for relative, target in links.items():
-        link = os.path.join(staging_dir, relative)
-        if os.path.lexists(link):
-            os.remove(link)
-        os.symlink(os.path.abspath(target), link)
+                f"{os.path.join(root, required)}: not found; a local Oxford-IIIT Pet directory "
+                f"needs images/ and annotations/ (trimaps/, xmls/, trainval.txt, test.txt)")
+    os.makedirs(os.path.join(staging_dir, layout.ANNOTATIONS_DIR), exist_ok=True)
+    for relative, root in ((layout.IMAGES_DIR, images_root), (layout.TRIMAPS_DIR, annotations_root),
+                           (layout.XMLS_DIR, annotations_root)):
+        os.symlink(os.path.abspath(os.path.join(root, relative)), os.path.join(staging_dir, relative))
 
     bad: List[BadRecord] = []
-    for split, list_name in LIST_FILES.items():
-        source = os.path.join(annotations, list_name)
+    for split in layout.SPLIT_LIST_FILES:
+        source = layout.list_file_path(annotations_root, split)
         if not os.path.isfile(source):
-            raise FileNotFoundError(f"{source}: list file of the {split} split is missing")
-        kept = []
+            raise FileNotFoundError(f"{source}: the list file of TFDS split {split!r} is missing")
+        kept, seen = [], set()
         with open(source, encoding="utf-8") as handle:
             for line in handle:
-                _, problem = _check_entry(line, images, annotations)
+                problem = check_entry(line, images_root, annotations_root, split, seen)
                 if problem:
-                    bad.append(BadRecord(problem.file_name, problem.reason, problem.detail, split))
+                    bad.append(problem)
                 else:
                     kept.append(line.strip() + "\n")
-        with open(os.path.join(staging_dir, "annotations", list_name), "w", encoding="utf-8") as out:
+        with open(layout.list_file_path(staging_dir, split), "w", encoding="utf-8") as out:
             out.writelines(kept)
     return {key: staging_dir for key in roots}, bad

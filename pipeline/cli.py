@@ -14,11 +14,14 @@ import os
 import sys
 from typing import Callable, Dict, List, Optional, Tuple
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ INFO/WARNING lines
+# TensorFlow's C++ log lines (CUDA probing, decoder complaints about the very files the
+# data-quality report names) bury the pipeline's progress; Python errors still surface.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from pipeline import config as config_lib  # pylint: disable=wrong-import-position
 
 EXIT_USAGE = 2
+EXIT_FAILED = 1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -75,7 +78,10 @@ def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
 
 def _make_data(args: argparse.Namespace) -> int:
     from components.synthetic_pets import write_dataset  # pylint: disable=import-outside-toplevel
+    from components.synthetic_faults import inject_faults  # pylint: disable=import-outside-toplevel
     summary = write_dataset(args.dir, n_train=args.train, n_test=args.test, seed=args.seed)
+    if args.faults:
+        summary["faults"] = inject_faults(args.dir, args.faults, seed=args.seed)
     print(json.dumps(summary, indent=2, default=str))
     return 0
 
@@ -101,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     make_data.add_argument("--test", type=_positive_int("--test"), default=500,
                            help="Images listed in annotations/test.txt (default 500).")
     make_data.add_argument("--seed", type=int, default=0, help="Random seed (default 0).")
+    make_data.add_argument("--faults", type=int, default=0, metavar="N",
+                           help="Damage N entries per kind of bad data (truncated or non-image "
+                           "JPEGs, truncated masks, masks of the wrong size or with unknown "
+                           "values, missing files, malformed list lines) to see the gate work.")
     make_data.set_defaults(handler=_make_data)
 
     run = commands.add_parser("run", help="Run the pipeline on the local orchestrator.")
@@ -113,11 +123,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("apache_beam").setLevel(logging.WARNING)  # per-bundle worker chatter
+    from components.data_quality import DataQualityError  # pylint: disable=import-outside-toplevel
     try:
         return args.handler(args)
     except config_lib.ConfigError as error:
         print(f"segpipe {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except (DataQualityError, FileNotFoundError) as error:
+        print(f"segpipe {args.command}: failed: {error}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -76,6 +76,16 @@ def _pipeline_name(value: str) -> Optional[str]:
     return None
 
 
+def _data_dir(value: str) -> Optional[str]:
+    if not value:
+        return None
+    if "{SPAN}" in value:
+        prefix = value.split("{SPAN}")[0]
+        parent = (prefix if prefix.endswith("/") else os.path.dirname(prefix)) or "."
+        return None if os.path.isdir(parent) else f"the folder of its spans, {parent}, does not exist"
+    return None if os.path.isdir(value) else "must be an existing directory"
+
+
 def _non_empty(value: str) -> Optional[str]:
     return None if value.strip() else "must not be empty"
 
@@ -89,7 +99,8 @@ class DatasetConfig:
                           "TFDS version spec of the builder, e.g. 4.*.* or 4.0.0.", check=_non_empty)
     data_dir: str = option("", "--data-dir",
                            "Local directory of the dataset's raw files in its own layout (may hold "
-                           "{SPAN}); empty = let TFDS download them.", metavar="DIR")
+                           "{SPAN}); empty = let TFDS download them.", check=_data_dir,
+                           metavar="DIR")
     tfds_dir: str = option("", "--tfds-dir",
                            "Where TFDS keeps its prepared copy; empty = OUTPUT/tfds.", metavar="DIR")
     train_split: str = option("train", "--train-split",

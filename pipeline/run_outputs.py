@@ -8,6 +8,7 @@ import os
 from typing import Dict, Optional
 
 from ml_metadata.metadata_store import metadata_store
+from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx.orchestration import metadata
 
 from components.tfds_example_gen.executor import REPORT_FILE
@@ -35,6 +36,20 @@ def quality_report(examples_uri: str) -> Optional[dict]:
         return json.load(handle)
 
 
+def anomalies_by_split(anomalies_uri: str) -> Dict[str, Dict[str, str]]:
+    """ExampleValidator's findings: {split: {feature: description}} (empty when clean)."""
+    found: Dict[str, Dict[str, str]] = {}
+    for split_dir in sorted(os.listdir(anomalies_uri)):
+        path = os.path.join(anomalies_uri, split_dir, "SchemaDiff.pb")
+        if split_dir.startswith("Split-") and os.path.isfile(path):
+            anomalies = anomalies_pb2.Anomalies()
+            with open(path, "rb") as handle:
+                anomalies.ParseFromString(handle.read())
+            found[split_dir[len("Split-"):]] = {
+                feature: info.description for feature, info in anomalies.anomaly_info.items()}
+    return found
+
+
 def describe_latest_run(config: PipelineConfig) -> str:
     """Lines for the terminal: where each output is, and the data-quality verdict."""
     artifacts = latest_artifacts(config)
@@ -49,4 +64,8 @@ def describe_latest_run(config: PipelineConfig) -> str:
         lines.append(f"  data quality: {report['good']} good, {report['bad']} bad "
                      f"({report['bad_fraction']:.2%}) per split {report['good_per_split']}; "
                      f"{os.path.join(examples.uri, REPORT_FILE)}")
+    validator = artifacts.get("ExampleAnomalies")
+    if validator:
+        findings = {s: f for s, f in anomalies_by_split(validator.uri).items() if f}
+        lines.append(f"  schema anomalies: {findings or 'none'}")
     return "\n".join(lines)
