@@ -1,8 +1,9 @@
 """The segmentation pipeline's DAG, built from one PipelineConfig.
 
 ExampleGen (TFDS, with the bad-data gate) → StatisticsGen → SchemaGen (checked-in schema
-imported, or inferred) → ExampleValidator. The same function feeds the local runner and,
-later, the Vertex AI compiler, so every orchestrator runs the same DAG.
+imported, or inferred) → ExampleValidator; Transform (decode, resize, normalise) → Trainer.
+The same function feeds the local runner and the Vertex AI compiler, so every orchestrator
+runs the same DAG.
 """
 from typing import List, Optional
 
@@ -11,6 +12,7 @@ from tfx.dsl.components.base.base_node import BaseNode
 
 from components.tfds_example_gen import TfdsExampleGen
 from pipeline.config import PipelineConfig
+from trainer.task import TrainerSettings
 
 
 def create_components(config: PipelineConfig) -> List[BaseNode]:
@@ -31,7 +33,21 @@ def create_components(config: PipelineConfig) -> List[BaseNode]:
                                               infer_feature_shape=True)
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
-    return [example_gen, statistics_gen, schema_gen, example_validator]
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn="trainer.preprocessing.preprocessing_fn",
+        custom_config={"image_size": config.model.image_size, "dataset": config.dataset.name},
+        disable_statistics=True,  # statistics of float pixel tensors say nothing StatisticsGen didn't
+    )
+    trainer = tfx.components.Trainer(
+        run_fn="trainer.task.run_fn",
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        custom_config=TrainerSettings(config.model, config.training, config.dataset.name).to_custom_config(),
+    )
+    return [example_gen, statistics_gen, schema_gen, example_validator, transform, trainer]
 
 
 def create_pipeline(config: PipelineConfig,

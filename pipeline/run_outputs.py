@@ -8,23 +8,38 @@ import os
 from typing import Dict, Optional
 
 from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx.orchestration import metadata
 
 from components.tfds_example_gen.executor import REPORT_FILE
 from pipeline.config import PipelineConfig
+from trainer.task import HISTORY_FILE, SUMMARY_FILE
 
 
 def latest_artifacts(config: PipelineConfig) -> Dict[str, object]:
-    """The newest live artifact of each type in this pipeline's metadata store."""
+    """The newest live artifact of each component output, keyed 'Component.Type'.
+
+    Every TFX node has a 'node' context in MLMD ('<pipeline>.<node id>'); the output events of
+    its executions name what it produced, including outputs a cached run reused.
+    """
     connection = metadata.sqlite_metadata_connection_config(config.metadata_path)
     store = metadata_store.MetadataStore(connection)
-    latest: Dict[str, object] = {}
     types = {t.id: t.name for t in store.get_artifact_types()}
-    for artifact in store.get_artifacts():
-        name = types[artifact.type_id]
-        if artifact.state == artifact.LIVE and (name not in latest or artifact.id > latest[name].id):
-            latest[name] = artifact
+    prefix = config.output.pipeline_name + "."
+    latest: Dict[str, object] = {}
+    outputs = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+    for context in store.get_contexts_by_type("node"):
+        if not context.name.startswith(prefix):
+            continue
+        node = context.name[len(prefix):]
+        executions = [e.id for e in store.get_executions_by_context(context.id)]
+        produced = {event.artifact_id for event in store.get_events_by_execution_ids(executions)
+                    if event.type in outputs}
+        for artifact in store.get_artifacts_by_id(sorted(produced)):
+            key = f"{node}.{types[artifact.type_id]}"
+            if artifact.state == artifact.LIVE and (key not in latest or artifact.id > latest[key].id):
+                latest[key] = artifact
     return latest
 
 
@@ -50,6 +65,19 @@ def anomalies_by_split(anomalies_uri: str) -> Dict[str, Dict[str, str]]:
     return found
 
 
+def training_result(model_uri: str) -> Optional[dict]:
+    """The Trainer's eval metrics at the epoch whose weights were kept (best mean IoU)."""
+    path = os.path.join(model_uri, HISTORY_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        saved = json.load(handle)
+    metrics, kept = saved["metrics"], saved["kept_epoch"]
+    return {"epochs": len(metrics["loss"]), "kept_epoch": kept,
+            "eval_pixel_accuracy": metrics["val_pixel_accuracy"][kept - 1],
+            "eval_mean_iou": metrics["val_mean_iou"][kept - 1]}
+
+
 def describe_latest_run(config: PipelineConfig) -> str:
     """Lines for the terminal: where each output is, and the data-quality verdict."""
     artifacts = latest_artifacts(config)
@@ -58,13 +86,20 @@ def describe_latest_run(config: PipelineConfig) -> str:
         span = artifact.custom_properties.get("span")
         suffix = f" (span {span.int_value})" if span is not None else ""
         lines.append(f"  {type_name}: {artifact.uri}{suffix}")
-    examples = artifacts.get("Examples")
+    examples = artifacts.get("TfdsExampleGen.Examples")
     report = quality_report(examples.uri) if examples else None
     if report:
         lines.append(f"  data quality: {report['good']} good, {report['bad']} bad "
                      f"({report['bad_fraction']:.2%}) per split {report['good_per_split']}; "
                      f"{os.path.join(examples.uri, REPORT_FILE)}")
-    validator = artifacts.get("ExampleAnomalies")
+    model = artifacts.get("Trainer.Model")
+    result = training_result(model.uri) if model else None
+    if result:
+        lines.append(f"  training: {result['epochs']} epochs, kept epoch {result['kept_epoch']}: eval "
+                     f"pixel accuracy {result['eval_pixel_accuracy']:.3f}, mean IoU "
+                     f"{result['eval_mean_iou']:.3f}; layers that train: "
+                     f"{os.path.join(model.uri, SUMMARY_FILE + '.txt')}")
+    validator = artifacts.get("ExampleValidator.ExampleAnomalies")
     if validator:
         findings = {s: f for s, f in anomalies_by_split(validator.uri).items() if f}
         lines.append(f"  schema anomalies: {findings or 'none'}")

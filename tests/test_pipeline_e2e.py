@@ -6,7 +6,8 @@ from pipeline import cli
 from pipeline.config import build_config
 from pipeline.run_outputs import anomalies_by_split, latest_artifacts
 
-EXPECTED_TYPES = {"Examples", "ExampleStatistics", "Schema", "ExampleAnomalies"}
+EXPECTED_OUTPUTS = {"TfdsExampleGen.Examples", "StatisticsGen.ExampleStatistics",
+                    "ImportSchemaGen.Schema", "ExampleValidator.ExampleAnomalies"}
 
 
 def test_segpipe_run_executes_the_dag_and_caches_an_unchanged_rerun(pristine_dataset, tmp_path, capsys):
@@ -20,11 +21,11 @@ def test_segpipe_run_executes_the_dag_and_caches_an_unchanged_rerun(pristine_dat
 
     config = build_config(overrides={("output", "output_dir"): out})
     artifacts = latest_artifacts(config)
-    assert EXPECTED_TYPES <= set(artifacts)
-    examples = artifacts["Examples"]
+    assert EXPECTED_OUTPUTS <= set(artifacts)
+    examples = artifacts["TfdsExampleGen.Examples"]
     assert examples.custom_properties["span"].int_value == 1
     assert os.path.isfile(os.path.join(examples.uri, REPORT_FILE))
-    assert {"train", "eval"} == set(anomalies_by_split(artifacts["ExampleAnomalies"].uri))
+    assert {"train", "eval"} == set(anomalies_by_split(artifacts["ExampleValidator.ExampleAnomalies"].uri))
 
     assert cli.main(argv) == 0  # same input: every component is served from the cache
     again = latest_artifacts(config)

@@ -1,0 +1,79 @@
+"""The exported SavedModel and its three signatures, all running the Transform graph.
+
+- `serving_default`: serialized tf.Examples (only `image` is read) → `class_map` [b, s, s]
+  and `probabilities` [b, s, s, classes] at the model's resolution;
+- `transform_features`: serialized raw examples → every transformed feature (what TFMA applies
+  before scoring, so labels come out of the same graph as the images);
+- `predict_images`: encoded JPEG/PNG bytes of any size → `class_map` at each image's own size
+  (a batch is padded to its largest image with -1; `height`/`width` say where each map ends),
+  and `probabilities` at the model's resolution.
+
+No preprocessing is copied here by hand: each signature feeds raw features through TFT's
+transform layer, the graph Transform exported, so training and serving cannot drift apart.
+"""
+from typing import Dict
+
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras as keras
+
+from components import features
+from trainer.preprocessing import HEIGHT_XF, IMAGE_XF, WIDTH_XF
+
+CLASS_MAP = "class_map"
+PROBABILITIES = "probabilities"
+
+
+class SegmentationExport(tf.Module):
+    """The Keras model, the transform layer and the signature functions, saved together."""
+
+    def __init__(self, model: keras.Model, transform_output: tft.TFTransformOutput):
+        super().__init__()
+        self.model = model
+        self.tft_layer = transform_output.transform_features_layer()
+        self._raw_spec = transform_output.raw_feature_spec()
+
+    def _score(self, images: tf.Tensor) -> Dict[str, tf.Tensor]:
+        logits = self.model(images, training=False)
+        return {CLASS_MAP: tf.argmax(logits, axis=-1), PROBABILITIES: tf.nn.softmax(logits)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve_examples(self, serialized: tf.Tensor) -> Dict[str, tf.Tensor]:
+        raw = tf.io.parse_example(serialized, {features.IMAGE_KEY: self._raw_spec[features.IMAGE_KEY]})
+        return self._score(self.tft_layer(raw)[IMAGE_XF])
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def transform_features(self, serialized: tf.Tensor) -> Dict[str, tf.Tensor]:
+        return self.tft_layer(tf.io.parse_example(serialized, self._raw_spec))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="images")])
+    def predict_images(self, images: tf.Tensor) -> Dict[str, tf.Tensor]:
+        transformed = self.tft_layer({features.IMAGE_KEY: tf.reshape(images, [-1, 1])})
+        scores = self._score(transformed[IMAGE_XF])
+        heights = tf.cast(transformed[HEIGHT_XF], tf.int32)
+        widths = tf.cast(transformed[WIDTH_XF], tf.int32)
+        max_height, max_width = tf.reduce_max(heights), tf.reduce_max(widths)
+
+        def full_size_map(args):
+            probabilities, height, width = args
+            resized = tf.image.resize(probabilities, tf.stack([height, width]), method="bilinear")
+            class_map = tf.argmax(resized, axis=-1)
+            return tf.pad(class_map, [[0, max_height - height], [0, max_width - width]],
+                          constant_values=-1)
+
+        class_maps = tf.map_fn(full_size_map, (scores[PROBABILITIES], heights, widths),
+                               fn_output_signature=tf.TensorSpec([None, None], tf.int64))
+        return {CLASS_MAP: class_maps, PROBABILITIES: scores[PROBABILITIES],
+                "height": heights, "width": widths}
+
+
+def export_saved_model(model: keras.Model, transform_output: tft.TFTransformOutput,
+                       export_dir: str) -> None:
+    """Writes the SavedModel with its signatures (tf.saved_model.save, as TF 2.16 requires)."""
+    module = SegmentationExport(model, transform_output)
+    signatures = {
+        "serving_default": module.serve_examples.get_concrete_function(),
+        "transform_features": module.transform_features.get_concrete_function(),
+        "predict_images": module.predict_images.get_concrete_function(),
+    }
+    tf.saved_model.save(module, export_dir, signatures=signatures)
