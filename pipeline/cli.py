@@ -2,6 +2,7 @@
 
     segpipe make-data DIR [--train N --test N --seed S]   synthetic Oxford-IIIT Pet files
     segpipe run [--config FILE] [--data-dir DIR] [--output OUT] [...]   run the pipeline
+    segpipe summary [--model unet|fcn8 --encoder-weights ...]   which layers train
 
 Every setting flag comes from pipeline/config.py, so flags, config files and defaults cannot
 drift apart. A bad value ends the command before any work, with exit code 2 and a message
@@ -12,11 +13,14 @@ import json
 import logging
 import os
 import sys
+import warnings
 from typing import Callable, Dict, List, Optional, Tuple
 
 # TensorFlow's C++ log lines (CUDA probing, decoder complaints about the very files the
 # data-quality report names) bury the pipeline's progress; Python errors still surface.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# google-api-core warns on every import that Python 3.10 support is ending; TFX 1.16 needs 3.10.
+warnings.filterwarnings("ignore", category=FutureWarning)
 
 from pipeline import config as config_lib  # pylint: disable=wrong-import-position
 
@@ -95,6 +99,19 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _summary(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    from components.dataset_specs import dataset_spec  # pylint: disable=import-outside-toplevel
+    from trainer.models import format_trainable_summary, trainable_summary  # pylint: disable=import-outside-toplevel
+    from trainer.task import TrainerSettings, build_for  # pylint: disable=import-outside-toplevel
+    settings = TrainerSettings(config.model, config.training, config.dataset.name)
+    model = build_for(settings, len(dataset_spec(config.dataset.name).class_names))
+    print(f"{config.model.name} at {config.model.image_size}x{config.model.image_size}, "
+          f"encoder weights {config.model.encoder_weights}, freeze encoder {config.model.freeze_encoder}")
+    print(format_trainable_summary(trainable_summary(model)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="segpipe", description="TFX pipeline for U-Net image segmentation.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -116,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="Run the pipeline on the local orchestrator.")
     _add_setting_flags(run)
     run.set_defaults(handler=_run)
+
+    summary = commands.add_parser("summary", help="Print which layers of the configured model "
+                                  "train and which are frozen, with parameter counts.")
+    _add_setting_flags(summary)
+    summary.set_defaults(handler=_summary)
     return parser
 
 
