@@ -17,7 +17,7 @@ setup(
         "tensorflow-serving-api",
     ],
     extras_require={
-        "test": ["pytest", "pytest-xdist", "hypothesis"],
+        "test": ["pytest", "pytest-xdist", "hypothesis", "portpicker"],
         "vertex": ["google-cloud-aiplatform"],
     },
     entry_points={"console_scripts": ["segpipe=pipeline.cli:main"]},
