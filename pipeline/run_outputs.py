@@ -75,7 +75,8 @@ def training_result(model_uri: str) -> Optional[dict]:
     metrics, kept = saved["metrics"], saved["kept_epoch"]
     return {"epochs": len(metrics["loss"]), "kept_epoch": kept,
             "eval_pixel_accuracy": metrics["val_pixel_accuracy"][kept - 1],
-            "eval_mean_iou": metrics["val_mean_iou"][kept - 1]}
+            "eval_mean_iou": metrics["val_mean_iou"][kept - 1],
+            "majority_class_baseline": saved["majority_class_baseline"]}
 
 
 def describe_latest_run(config: PipelineConfig) -> str:
@@ -97,7 +98,9 @@ def describe_latest_run(config: PipelineConfig) -> str:
     if result:
         lines.append(f"  training: {result['epochs']} epochs, kept epoch {result['kept_epoch']}: eval "
                      f"pixel accuracy {result['eval_pixel_accuracy']:.3f}, mean IoU "
-                     f"{result['eval_mean_iou']:.3f}; layers that train: "
+                     f"{result['eval_mean_iou']:.3f} (predicting the majority class everywhere: "
+                     f"{result['majority_class_baseline']['pixel_accuracy']:.3f}, "
+                     f"{result['majority_class_baseline']['mean_iou']:.3f}); layers that train: "
                      f"{os.path.join(model.uri, SUMMARY_FILE + '.txt')}")
     validator = artifacts.get("ExampleValidator.ExampleAnomalies")
     if validator:

@@ -44,3 +44,9 @@ def test_class_weights_become_per_pixel_sample_weights():
     _, masks, weights = next(iter(dataset))
     expected = np.array([1.0, 2.0, 5.0])[masks.numpy()]
     assert np.allclose(weights.numpy(), expected)
+
+
+def test_class_pixel_counts_count_every_true_pixel():
+    from trainer.data import class_pixel_counts
+    dataset = make_dataset(_pairs(count=3, size=6), batch_size=2, training=False, seed=0)
+    assert class_pixel_counts(dataset, 3) == [3 * 6 * 2] * 3  # columns 0..5 % 3, 6 rows, 3 images

@@ -61,3 +61,12 @@ def make_dataset(pairs: tf.data.Dataset, batch_size: int, *, training: bool, see
     if class_weights:
         dataset = dataset.map(with_class_weights(class_weights), num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def class_pixel_counts(dataset: tf.data.Dataset, num_classes: int) -> List[int]:
+    """Pixels per true class over a batched (image, mask[, weights]) dataset."""
+    def add(counts: tf.Tensor, batch) -> tf.Tensor:
+        labels = tf.reshape(batch[1], [-1])
+        return counts + tf.math.bincount(labels, minlength=num_classes, maxlength=num_classes,
+                                         dtype=tf.int64)
+    return dataset.reduce(tf.zeros([num_classes], tf.int64), add).numpy().tolist()

@@ -24,7 +24,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from components.dataset_specs import dataset_spec
 from pipeline.config import ModelConfig, TrainingConfig
 from trainer import distribution
-from trainer.data import make_dataset, read_transformed
+from trainer.data import class_pixel_counts, make_dataset, read_transformed
 from trainer.export import export_saved_model
 from trainer.models import build_model, format_trainable_summary, trainable_summary, unfreeze_encoder_from
 
@@ -90,6 +90,16 @@ def callbacks_for(training: TrainingConfig, log_dir: str) -> list:
     return result
 
 
+def majority_baseline(counts: list) -> Dict[str, float]:
+    """What predicting the most frequent class everywhere scores on the eval split.
+
+    Its IoU is that class's share for that class and 0 for the others, so its mean IoU is the
+    share divided by the number of classes; a model must clearly beat both numbers.
+    """
+    share = max(counts) / max(1, sum(counts))
+    return {"pixel_accuracy": share, "mean_iou": share / len(counts)}
+
+
 def write_text(path: str, text: str) -> None:
     with tf.io.gfile.GFile(path, "w") as handle:
         handle.write(text)
@@ -142,8 +152,10 @@ def run_fn(fn_args: FnArgs) -> None:
 
     kept = (max(range(len(history["val_mean_iou"])), key=history["val_mean_iou"].__getitem__)
             if training.early_stopping_patience else len(history["loss"]) - 1)
-    write_text(os.path.join(model_dir, HISTORY_FILE),
-               json.dumps({"metrics": history, "kept_epoch": kept + 1}, indent=2))
+    write_text(os.path.join(model_dir, HISTORY_FILE), json.dumps(
+        {"metrics": history, "kept_epoch": kept + 1,
+         "majority_class_baseline": majority_baseline(class_pixel_counts(evaluation, num_classes))},
+        indent=2))
     tf.io.gfile.makedirs(os.path.join(model_dir, KERAS_DIR))
     model.save_weights(os.path.join(model_dir, KERAS_DIR, WEIGHTS_FILE))
     serving_dir = distribution.worker_output_dir(fn_args.serving_model_dir, plan)
