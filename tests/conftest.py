@@ -8,6 +8,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest  # noqa: E402
 
 from components.synthetic_pets import write_dataset  # noqa: E402
+from tests.helpers import export_test_model  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +25,9 @@ def dataset(pristine_dataset, tmp_path) -> str:
     root = str(tmp_path / "raw")
     shutil.copytree(pristine_dataset, root)
     return root
+
+
+@pytest.fixture(scope="session")
+def exported_model(tmp_path_factory) -> str:
+    """A SavedModel exported by the Trainer's own export code (random 64×64 U-Net)."""
+    return export_test_model(tmp_path_factory.mktemp("export"))

@@ -5,70 +5,21 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-import tensorflow_transform as tft
-import tensorflow_transform.beam as tft_beam
 from PIL import Image
-from tensorflow_metadata.proto.v0 import schema_pb2
-from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
-from google.protobuf import text_format
 
-from components import features
-from components.features import make_example
-from pipeline.config import DEFAULT_SCHEMA_FILE
-from trainer.export import CLASS_MAP, PROBABILITIES, export_saved_model
-from trainer.models import build_model
-from trainer.preprocessing import IMAGE_XF, MASK_XF, preprocessing_fn
-
-SIZE = 64
-
-
-def _jpeg(width, height, seed=0):
-    rng = np.random.default_rng(seed)
-    buffer = io.BytesIO()
-    Image.fromarray(rng.integers(0, 256, (height, width, 3), np.uint8)).save(buffer, format="JPEG")
-    return buffer.getvalue()
-
-
-def _png_mask(width, height):
-    buffer = io.BytesIO()
-    mask = np.full((height, width), 2, np.uint8)
-    mask[height // 4: height // 2, width // 4: width // 2] = 1
-    mask[height // 2: height // 2 + 4, :] = 3
-    Image.fromarray(mask, mode="L").save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _raw_example(width, height) -> bytes:
-    return make_example({features.IMAGE_KEY: _jpeg(width, height), features.MASK_KEY: _png_mask(width, height),
-                         features.LABEL_KEY: 3, features.SPECIES_KEY: 1, features.FILE_NAME_KEY: "x.jpg",
-                         features.HEIGHT_KEY: height, features.WIDTH_KEY: width}).SerializeToString()
+from tests.helpers import EXPORT_SIZE as SIZE, jpeg_bytes as _jpeg, raw_example as _raw_example
+from trainer.export import CLASS_MAP, PROBABILITIES
+from trainer.preprocessing import IMAGE_XF, MASK_XF
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory) -> str:
-    """A U-Net at 64×64 (random weights) exported with a real Transform graph."""
-    root = tmp_path_factory.mktemp("export")
-    with open(DEFAULT_SCHEMA_FILE) as handle:
-        schema = text_format.Parse(handle.read(), schema_pb2.Schema())
-    raw_metadata = dataset_metadata.DatasetMetadata(schema)
-    with tft_beam.Context(temp_dir=str(root / "tmp"), force_tf_compat_v1=False):
-        transform_fn = ([], raw_metadata) | tft_beam.AnalyzeDataset(
-            lambda inputs: preprocessing_fn(inputs, {"image_size": SIZE, "dataset": "oxford_iiit_pet"}))
-        _ = transform_fn | tft_beam.WriteTransformFn(str(root / "transform"))
-    metadata_io.write_metadata(raw_metadata, str(root / "transform" / tft.TFTransformOutput.RAW_METADATA_DIR))
-    model = build_model("unet", image_size=SIZE, encoder_weights="none")
-    export_saved_model(model, tft.TFTransformOutput(str(root / "transform")), str(root / "model"))
-    return str(root / "model")
+def loaded(exported_model):
+    return tf.saved_model.load(exported_model)
 
 
-@pytest.fixture(scope="module")
-def loaded(exported):
-    return tf.saved_model.load(exported)
-
-
-def test_the_three_signatures_are_exported(loaded, exported):
+def test_the_three_signatures_are_exported(loaded, exported_model):
     assert set(loaded.signatures) == {"serving_default", "transform_features", "predict_images"}
-    assert os.path.isfile(os.path.join(exported, "saved_model.pb"))
+    assert os.path.isfile(os.path.join(exported_model, "saved_model.pb"))
 
 
 def test_predict_images_returns_a_map_at_each_images_own_size(loaded):
