@@ -3,12 +3,13 @@
 TFDS builders name their features differently and label their masks differently, so each
 supported builder is registered here once: which TFDS features hold the image, the mask, the
 breed label, the species and the file name, which values a mask may hold (anything else is bad
-data), how those values map to the model's classes, and how to check a local copy of its raw
-files before the builder reads them.
+data), the names of its classes, species and breeds (for reports), and how to check a local copy
+of its raw files before the builder reads them.
 """
 import dataclasses
 from typing import Callable, Dict, List, Optional, Tuple
 
+from components import oxford_pets_layout
 from components.data_quality import BadRecord
 from components.raw_files_check import stage_oxford_pets
 
@@ -25,6 +26,8 @@ class DatasetSpec:
     file_name_feature: str
     mask_values: Tuple[int, ...]
     class_names: Tuple[str, ...]
+    species_names: Tuple[str, ...]
+    label_names: Tuple[str, ...]
     check_raw_files: Optional[RawFilesCheck] = None
 
 
@@ -34,7 +37,9 @@ DATASETS: Dict[str, DatasetSpec] = {
     "oxford_iiit_pet": DatasetSpec(
         image_feature="image", mask_feature="segmentation_mask", label_feature="label",
         species_feature="species", file_name_feature="file_name", mask_values=(1, 2, 3),
-        class_names=("pet", "background", "border"), check_raw_files=stage_oxford_pets),
+        class_names=("pet", "background", "border"),
+        species_names=oxford_pets_layout.SPECIES_NAMES, label_names=oxford_pets_layout.CLASS_NAMES,
+        check_raw_files=stage_oxford_pets),
 }
 
 

@@ -3,6 +3,7 @@
     segpipe make-data DIR [--train N --test N --seed S]   synthetic Oxford-IIIT Pet files
     segpipe run [--config FILE] [--data-dir DIR] [--output OUT] [...]   run the pipeline
     segpipe summary [--model unet|fcn8 --encoder-weights ...]   which layers train
+    segpipe metrics [--output OUT] [--json]   the latest run's metrics per slice
 
 Every setting flag comes from pipeline/config.py, so flags, config files and defaults cannot
 drift apart. A bad value ends the command before any work, with exit code 2 and a message
@@ -112,6 +113,18 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _metrics(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    from pipeline.run_outputs import format_metrics_table, load_run_summary, run_summary_path  # pylint: disable=import-outside-toplevel
+    summary = load_run_summary(config)
+    if summary is None:
+        print(f"segpipe metrics: no run summary at {run_summary_path(config)}; run the pipeline first",
+              file=sys.stderr)
+        return EXIT_FAILED
+    print(json.dumps(summary, indent=2) if args.json else format_metrics_table(summary))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="segpipe", description="TFX pipeline for U-Net image segmentation.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -138,6 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
                                   "train and which are frozen, with parameter counts.")
     _add_setting_flags(summary)
     summary.set_defaults(handler=_summary)
+
+    metrics = commands.add_parser("metrics", help="Print the latest run's metrics per slice "
+                                  "(from OUTPUT/run_summary.json).")
+    metrics.add_argument("--json", action="store_true", help="Print the whole run summary as JSON.")
+    _add_setting_flags(metrics)
+    metrics.set_defaults(handler=_metrics)
     return parser
 
 

@@ -1,16 +1,25 @@
 """The segmentation pipeline's DAG, built from one PipelineConfig.
 
 ExampleGen (TFDS, with the bad-data gate) → StatisticsGen → SchemaGen (checked-in schema
-imported, or inferred) → ExampleValidator; Transform (decode, resize, normalise) → Trainer.
+imported, or inferred) → ExampleValidator; Transform (decode, resize, normalise) → Trainer →
+Evaluator (against the latest blessed model, found by a Resolver) → Pusher (blessed only) →
+RunReport (OUTPUT/run_summary.json and OUTPUT/report/).
 The same function feeds the local runner and the Vertex AI compiler, so every orchestrator
 runs the same DAG.
 """
+import os
 from typing import List, Optional
 
 from tfx import v1 as tfx
+from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.base.base_node import BaseNode
 
+from components.dataset_specs import dataset_spec
+from components.evaluation.eval_config import build_eval_config
+from components.run_report.component import RunReport
 from components.tfds_example_gen import TfdsExampleGen
+from components.versioned_pusher import executor as versioned_pusher
+from components.versioned_pusher.executor import KEEP_VERSIONS_KEY, MODEL_NAME_KEY
 from pipeline.config import PipelineConfig
 from trainer.task import TrainerSettings
 
@@ -47,7 +56,41 @@ def create_components(config: PipelineConfig) -> List[BaseNode]:
         schema=schema_gen.outputs["schema"],
         custom_config=TrainerSettings(config.model, config.training, config.dataset.name).to_custom_config(),
     )
-    return [example_gen, statistics_gen, schema_gen, example_validator, transform, trainer]
+    latest_blessed = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=latest_blessed.outputs["model"],
+        example_splits=["eval"],
+        eval_config=build_eval_config(len(dataset_spec(config.dataset.name).class_names),
+                                      config.evaluation.min_mean_iou, config.evaluation.min_improvement),
+    )
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(
+            base_directory=os.path.join(config.serving_root, config.push.model_name))),
+        custom_config={KEEP_VERSIONS_KEY: config.push.keep_versions, MODEL_NAME_KEY: config.push.model_name},
+        custom_executor_spec=executor_spec.ExecutorClassSpec(versioned_pusher.Executor),
+    )
+    run_report = RunReport(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        evaluation=evaluator.outputs["evaluation"],
+        blessing=evaluator.outputs["blessing"],
+        pushed_model=pusher.outputs["pushed_model"],
+        output_dir=config.output_dir,
+        dataset=config.dataset.name,
+        pipeline_name=config.output.pipeline_name,
+        min_mean_iou=config.evaluation.min_mean_iou,
+        min_improvement=config.evaluation.min_improvement,
+    )
+    return [example_gen, statistics_gen, schema_gen, example_validator, transform, trainer,
+            latest_blessed, evaluator, pusher, run_report]
 
 
 def create_pipeline(config: PipelineConfig,

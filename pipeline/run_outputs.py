@@ -13,6 +13,8 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx.orchestration import metadata
 
 from components.tfds_example_gen.executor import REPORT_FILE
+from components.run_report.component import SUMMARY_FILE as RUN_SUMMARY_FILE
+from components.run_report.metrics_reader import slice_order
 from pipeline.config import PipelineConfig
 from trainer.task import HISTORY_FILE, SUMMARY_FILE
 
@@ -79,6 +81,45 @@ def training_result(model_uri: str) -> Optional[dict]:
             "majority_class_baseline": saved["majority_class_baseline"]}
 
 
+def run_summary_path(config: PipelineConfig) -> str:
+    return os.path.join(config.output_dir, RUN_SUMMARY_FILE)
+
+
+def load_run_summary(config: PipelineConfig) -> Optional[dict]:
+    """OUTPUT/run_summary.json of the latest run, or None before the first complete run."""
+    path = run_summary_path(config)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def _number(value) -> str:
+    return "n/a" if value is None or value != value else f"{value:.4f}"
+
+
+def format_metrics_table(summary: dict) -> str:
+    """The latest run's metrics: one row per slice, one column per metric and class."""
+    overall = summary["metrics"]["overall"]
+    classes = list(overall.get("iou", {}))
+    header = (["slice", "pixel acc", "mean IoU"] + [f"IoU {c}" for c in classes]
+              + [f"Dice {c}" for c in classes])
+    rows = []
+    slices = summary["metrics"]["slices"]
+    for name, values in [("overall", overall)] + [(n, slices[n]) for n in slice_order(slices)]:
+        rows.append([name, _number(values.get("pixel_accuracy")), _number(values.get("mean_iou"))]
+                    + [_number(values.get("iou", {}).get(c)) for c in classes]
+                    + [_number(values.get("dice", {}).get(c)) for c in classes])
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)) for row in [header] + rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    blessing = summary["blessing"]
+    lines.append("")
+    lines.append(f"{'BLESSED' if blessing['blessed'] else 'NOT blessed'}: {blessing['reason']}")
+    lines.append(f"pushed: {summary['pushed_model'] or 'nothing'}; report: {summary['report']}")
+    return "\n".join(lines)
+
+
 def describe_latest_run(config: PipelineConfig) -> str:
     """Lines for the terminal: where each output is, and the data-quality verdict."""
     artifacts = latest_artifacts(config)
@@ -102,6 +143,13 @@ def describe_latest_run(config: PipelineConfig) -> str:
                      f"{result['majority_class_baseline']['pixel_accuracy']:.3f}, "
                      f"{result['majority_class_baseline']['mean_iou']:.3f}); layers that train: "
                      f"{os.path.join(model.uri, SUMMARY_FILE + '.txt')}")
+    summary = load_run_summary(config)
+    if summary:
+        blessing = summary["blessing"]
+        lines.append(f"  evaluation: {'BLESSED' if blessing['blessed'] else 'NOT blessed'}: {blessing['reason']}")
+        lines.append(f"  pushed: {summary['pushed_model'] or 'nothing (not blessed)'}")
+        lines.append(f"  report: {summary['report']}")
+        lines.append(f"  run summary: {run_summary_path(config)}")
     validator = artifacts.get("ExampleValidator.ExampleAnomalies")
     if validator:
         findings = {s: f for s, f in anomalies_by_split(validator.uri).items() if f}

@@ -1,0 +1,1 @@
+"""Evaluation: segmentation metrics as TFMA metrics, and the Evaluator's config."""

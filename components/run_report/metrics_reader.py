@@ -1,0 +1,67 @@
+"""Reads the Evaluator's TFMA output into plain dicts named by what they mean.
+
+TFMA keys metrics by (model, slice, name, class id); people ask "what is the pet IoU for dogs?".
+This turns the metrics files into {"overall": {...}, "slices": {"species=Dog": {...}}} with
+classes and slice values named by the dataset (pet/background/border, Cat/Dog, breed names),
+for the candidate model and, when there was one, the baseline it was compared with.
+"""
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+import numpy as np
+import tensorflow_model_analysis as tfma
+
+from components.dataset_specs import DatasetSpec
+from components.evaluation import segmentation_metrics as names
+from components.evaluation.eval_config import SLICE_FEATURES
+
+SLICE_NAMES = {"species": "species", "label": "breed"}
+
+
+def _value(metric_value) -> Any:
+    kind = metric_value.WhichOneof("type")
+    if kind == "double_value":
+        return metric_value.double_value.value
+    if kind == "array_value":
+        array = metric_value.array_value
+        values = array.int64_values or array.int32_values or array.double_values or array.float32_values
+        return np.asarray(values).reshape(list(array.shape)).tolist()
+    return None
+
+
+def slice_name(slice_key: Tuple, spec: DatasetSpec) -> Optional[str]:
+    """'species=Dog', 'breed=Abyssinian', or None for the overall slice."""
+    if not slice_key:
+        return None
+    (feature, value), = slice_key
+    labels = {"species": spec.species_names, "label": spec.label_names}.get(feature, ())
+    readable = labels[int(value)] if 0 <= int(value) < len(labels) else value
+    return f"{SLICE_NAMES.get(feature, feature)}={readable}"
+
+
+def read_metrics(evaluation_uri: str, spec: DatasetSpec) -> Dict[str, Dict[str, Any]]:
+    """{model name ('candidate' / 'baseline' / ''): {"overall": ..., "slices": {...}}}."""
+    result: Dict[str, Dict[str, Any]] = {}
+    for metrics_for_slice in tfma.load_metrics(evaluation_uri):
+        slice_key = tfma.slicer.deserialize_slice_key(metrics_for_slice.slice_key)
+        name = slice_name(slice_key, spec)
+        for entry in metrics_for_slice.metric_keys_and_values:
+            key, value = entry.key, _value(entry.value)
+            model = result.setdefault(key.model_name, {"overall": {}, "slices": {}})
+            target = model["overall"] if name is None else model["slices"].setdefault(name, {})
+            if key.sub_key.HasField("class_id"):
+                class_name = spec.class_names[key.sub_key.class_id.value]
+                target.setdefault(key.name, {})[class_name] = value
+            else:
+                target[key.name] = value
+    return result
+
+
+def headline(metrics: Dict[str, Any]) -> Dict[str, Any]:
+    """The numbers people quote, in a fixed order."""
+    return {key: metrics.get(key) for key in (names.PIXEL_ACCURACY, names.MEAN_IOU, names.IOU, names.DICE)}
+
+
+def slice_order(slices: Dict[str, Any], features: Sequence[str] = SLICE_FEATURES) -> list:
+    """Species slices first, then breeds, each alphabetical."""
+    prefixes = [SLICE_NAMES.get(f, f) + "=" for f in features]
+    return sorted(slices, key=lambda n: (next((i for i, p in enumerate(prefixes) if n.startswith(p)), 99), n))

@@ -1,0 +1,1 @@
+"""A Pusher executor that publishes TF Serving versions atomically and keeps the last K."""
