@@ -56,21 +56,28 @@ def create_components(config: PipelineConfig) -> List[BaseNode]:
         schema=schema_gen.outputs["schema"],
         custom_config=TrainerSettings(config.model, config.training, config.dataset.name).to_custom_config(),
     )
+    return [example_gen, statistics_gen, schema_gen, example_validator, transform, trainer,
+            *release_components(config, example_gen.outputs["examples"], trainer.outputs["model"])]
+
+
+def release_components(config: PipelineConfig, examples: tfx.dsl.Channel,
+                       model: tfx.dsl.Channel) -> List[BaseNode]:
+    """What decides and ships: Resolver → Evaluator → Pusher → RunReport, for any model channel."""
     latest_blessed = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id("latest_blessed_model_resolver")
     evaluator = tfx.components.Evaluator(
-        examples=example_gen.outputs["examples"],
-        model=trainer.outputs["model"],
+        examples=examples,
+        model=model,
         baseline_model=latest_blessed.outputs["model"],
         example_splits=["eval"],
         eval_config=build_eval_config(len(dataset_spec(config.dataset.name).class_names),
                                       config.evaluation.min_mean_iou, config.evaluation.min_improvement),
     )
     pusher = tfx.components.Pusher(
-        model=trainer.outputs["model"],
+        model=model,
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(
             base_directory=os.path.join(config.serving_root, config.push.model_name))),
@@ -78,8 +85,8 @@ def create_components(config: PipelineConfig) -> List[BaseNode]:
         custom_executor_spec=executor_spec.ExecutorClassSpec(versioned_pusher.Executor),
     )
     run_report = RunReport(
-        examples=example_gen.outputs["examples"],
-        model=trainer.outputs["model"],
+        examples=examples,
+        model=model,
         evaluation=evaluator.outputs["evaluation"],
         blessing=evaluator.outputs["blessing"],
         pushed_model=pusher.outputs["pushed_model"],
@@ -89,17 +96,17 @@ def create_components(config: PipelineConfig) -> List[BaseNode]:
         min_mean_iou=config.evaluation.min_mean_iou,
         min_improvement=config.evaluation.min_improvement,
     )
-    return [example_gen, statistics_gen, schema_gen, example_validator, transform, trainer,
-            latest_blessed, evaluator, pusher, run_report]
+    return [latest_blessed, evaluator, pusher, run_report]
 
 
 def create_pipeline(config: PipelineConfig,
-                    metadata_connection_config: Optional[object] = None) -> tfx.dsl.Pipeline:
+                    metadata_connection_config: Optional[object] = None,
+                    components: Optional[List[BaseNode]] = None) -> tfx.dsl.Pipeline:
     """The TFX pipeline for this config; SQLite metadata under the output directory by default."""
     return tfx.dsl.Pipeline(
         pipeline_name=config.output.pipeline_name,
         pipeline_root=config.pipeline_root,
-        components=create_components(config),
+        components=components or create_components(config),
         enable_cache=True,
         metadata_connection_config=metadata_connection_config
         or tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path),

@@ -1,5 +1,6 @@
 """Test helpers: encoded images, raw examples and a real exported model, made on the fly."""
 import io
+import os
 
 import numpy as np
 import tensorflow_transform as tft
@@ -45,16 +46,22 @@ def raw_example(width: int, height: int) -> bytes:
         features.HEIGHT_KEY: height, features.WIDTH_KEY: width}).SerializeToString()
 
 
-def export_test_model(root) -> str:
-    """A U-Net at 64×64 (random weights) exported with a real Transform graph; its directory."""
+def write_transform(root) -> str:
+    """The real preprocessing_fn at EXPORT_SIZE as a Transform output directory (no data needed)."""
     with open(DEFAULT_SCHEMA_FILE) as handle:
         schema = text_format.Parse(handle.read(), schema_pb2.Schema())
     raw_metadata = dataset_metadata.DatasetMetadata(schema)
+    transform_dir = str(root / "transform")
     with tft_beam.Context(temp_dir=str(root / "tmp"), force_tf_compat_v1=False):
         transform_fn = ([], raw_metadata) | tft_beam.AnalyzeDataset(
             lambda inputs: preprocessing_fn(inputs, {"image_size": EXPORT_SIZE, "dataset": "oxford_iiit_pet"}))
-        _ = transform_fn | tft_beam.WriteTransformFn(str(root / "transform"))
-    metadata_io.write_metadata(raw_metadata, str(root / "transform" / tft.TFTransformOutput.RAW_METADATA_DIR))
+        _ = transform_fn | tft_beam.WriteTransformFn(transform_dir)
+    metadata_io.write_metadata(raw_metadata, os.path.join(transform_dir, tft.TFTransformOutput.RAW_METADATA_DIR))
+    return transform_dir
+
+
+def export_test_model(root) -> str:
+    """A U-Net at 64×64 (random weights) exported with a real Transform graph; its directory."""
     model = build_model("unet", image_size=EXPORT_SIZE, encoder_weights="none")
-    export_saved_model(model, tft.TFTransformOutput(str(root / "transform")), str(root / "model"))
+    export_saved_model(model, tft.TFTransformOutput(write_transform(root)), str(root / "model"))
     return str(root / "model")

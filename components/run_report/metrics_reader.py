@@ -46,6 +46,8 @@ def read_metrics(evaluation_uri: str, spec: DatasetSpec) -> Dict[str, Dict[str, 
         name = slice_name(slice_key, spec)
         for entry in metrics_for_slice.metric_keys_and_values:
             key, value = entry.key, _value(entry.value)
+            if key.is_diff:  # TFMA also stores candidate-minus-baseline under the candidate
+                continue
             model = result.setdefault(key.model_name, {"overall": {}, "slices": {}})
             target = model["overall"] if name is None else model["slices"].setdefault(name, {})
             if key.sub_key.HasField("class_id"):

@@ -1,0 +1,77 @@
+"""Publishing TF Serving versions: atomic, increasing, pruned, never incomplete."""
+import os
+
+import pytest
+
+from components.versioned_pusher import publish as pub
+
+
+def _model(root, name="model"):
+    path = root / name
+    (path / "variables").mkdir(parents=True)
+    (path / "saved_model.pb").write_bytes(b"pb")
+    (path / "variables" / "variables.index").write_bytes(b"i")
+    return str(path)
+
+
+def test_versions_increase_from_one_and_only_the_newest_k_stay(tmp_path):
+    model, base = _model(tmp_path), str(tmp_path / "serving" / "segmenter")
+    assert [pub.publish(model, base, keep=2) for _ in range(4)] == [1, 2, 3, 4]
+    assert pub.versions(base) == [3, 4]
+    assert sorted(os.listdir(base)) == ["3", "4"]
+
+
+def test_prepare_runs_on_the_staged_copy_before_it_is_visible(tmp_path):
+    model, base = _model(tmp_path), str(tmp_path / "base")
+    seen = []
+
+    def prepare(staged):
+        seen.append((os.path.basename(staged), pub.versions(base)))
+        os.makedirs(os.path.join(staged, "assets.extra"))
+        open(os.path.join(staged, "assets.extra", "tf_serving_warmup_requests"), "wb").close()
+
+    version = pub.publish(model, base, keep=5, prepare=prepare)
+    assert seen[0][0].startswith(pub.STAGING_PREFIX) and seen[0][1] == []  # not yet visible
+    assert os.path.isfile(os.path.join(base, str(version), "assets.extra", "tf_serving_warmup_requests"))
+
+
+def test_a_failure_while_staging_leaves_no_version_and_no_staging(tmp_path):
+    model, base = _model(tmp_path), str(tmp_path / "base")
+    pub.publish(model, base, keep=5)
+
+    def broken(staged):
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        pub.publish(model, base, keep=5, prepare=broken)
+    assert os.listdir(base) == ["1"]
+
+
+def test_an_incomplete_model_is_refused(tmp_path):
+    model = _model(tmp_path)
+    os.remove(os.path.join(model, "saved_model.pb"))
+    with pytest.raises(pub.IncompleteModelError, match="saved_model.pb"):
+        pub.publish(model, str(tmp_path / "base"), keep=5)
+    assert not os.path.exists(tmp_path / "base" / "1")
+
+
+def test_staging_left_by_a_killed_push_is_cleaned_and_never_a_version(tmp_path):
+    model, base = _model(tmp_path), tmp_path / "base"
+    (base / f"{pub.STAGING_PREFIX}dead").mkdir(parents=True)
+    assert pub.versions(str(base)) == []
+    assert pub.publish(model, str(base), keep=5) == 1
+    assert sorted(os.listdir(base)) == ["1"]
+
+
+def test_a_version_taken_meanwhile_moves_the_push_to_the_next_number(tmp_path, monkeypatch):
+    model, base = _model(tmp_path), str(tmp_path / "base")
+    pub.publish(model, base, keep=5)
+    real_versions = pub.versions
+
+    def racing(path):  # another publisher creates version 2 right after we chose it
+        found = real_versions(path)
+        os.makedirs(os.path.join(base, "2", "variables"), exist_ok=True)
+        open(os.path.join(base, "2", "saved_model.pb"), "w").close()
+        return found
+    monkeypatch.setattr(pub, "versions", racing)
+    assert pub.publish(model, base, keep=5) == 3
