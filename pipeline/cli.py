@@ -4,6 +4,7 @@
     segpipe run [--config FILE] [--data-dir DIR] [--output OUT] [...]   run the pipeline
     segpipe summary [--model unet|fcn8 --encoder-weights ...]   which layers train
     segpipe metrics [--output OUT] [--json]   the latest run's metrics per slice
+    segpipe predict IMAGE... --server URL | --grpc HOST:PORT | --model-dir DIR   masks and overlays
 
 Every setting flag comes from pipeline/config.py, so flags, config files and defaults cannot
 drift apart. A bad value ends the command before any work, with exit code 2 and a message
@@ -157,6 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--json", action="store_true", help="Print the whole run summary as JSON.")
     _add_setting_flags(metrics)
     metrics.set_defaults(handler=_metrics)
+
+    from serving import predict_cli  # pylint: disable=import-outside-toplevel  (no TensorFlow import)
+    predict = commands.add_parser("predict", help="Segment images with TF Serving (REST or gRPC) "
+                                  "or the SavedModel in-process; writes masks and overlays.")
+    predict_cli.add_arguments(predict)
+    predict.set_defaults(handler=predict_cli.run)
     return parser
 
 
