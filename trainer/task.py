@@ -6,8 +6,8 @@ drives training too. Outputs, next to the exported SavedModel (Model artifact):
     Format-Serving/           the SavedModel with serving_default, transform_features, predict_images
     Format-Keras/weights.*    the weights (TF checkpoint, works on GCS), for warm starts
     trainable_layers.txt|json which blocks train and which are frozen (parameter counts)
-    history.json              loss, pixel accuracy and mean IoU per epoch (train and eval), and
-                              the epoch whose weights were kept
+    history.json              loss, pixel accuracy and mean IoU per epoch (train and eval), the
+                              epoch whose weights were kept, and the warm-start weights if any
 and TensorBoard logs in the model run directory.
 """
 import dataclasses
@@ -123,12 +123,13 @@ def run_fn(fn_args: FnArgs) -> None:
     evaluation = make_dataset(read_transformed(fn_args.eval_files, spec), batch, training=False,
                               seed=training.seed)
 
+    warm_start = None
     with strategy.scope():
         model = build_for(settings, num_classes)
         if training.warm_start or fn_args.base_model:
-            weights = warm_start_weights(training.warm_start or fn_args.base_model)
-            logging.info("warm start from %s", weights)
-            model.load_weights(weights)
+            warm_start = warm_start_weights(training.warm_start or fn_args.base_model)
+            logging.info("warm start from %s", warm_start)
+            model.load_weights(warm_start)
         compile_model(model, training.learning_rate, num_classes)
 
     model_dir = distribution.worker_output_dir(os.path.dirname(fn_args.serving_model_dir.rstrip("/")), plan)
@@ -153,7 +154,7 @@ def run_fn(fn_args: FnArgs) -> None:
     kept = (max(range(len(history["val_mean_iou"])), key=history["val_mean_iou"].__getitem__)
             if training.early_stopping_patience else len(history["loss"]) - 1)
     write_text(os.path.join(model_dir, HISTORY_FILE), json.dumps(
-        {"metrics": history, "kept_epoch": kept + 1,
+        {"metrics": history, "kept_epoch": kept + 1, "warm_started_from": warm_start,
          "majority_class_baseline": majority_baseline(class_pixel_counts(evaluation, num_classes))},
         indent=2))
     tf.io.gfile.makedirs(os.path.join(model_dir, KERAS_DIR))
