@@ -6,3 +6,12 @@ TFMA 1.16 only work with Keras 2 (tf_keras), and which Keras `tf.keras` is depen
 import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+
+def __getattr__(name: str):
+    """`components.RunReportArtifact`, importable by the name Vertex records for the type,
+    without making `import components` load TensorFlow."""
+    if name == "RunReportArtifact":
+        from components.run_report.component import RunReportArtifact  # pylint: disable=import-outside-toplevel
+        return RunReportArtifact
+    raise AttributeError(f"module 'components' has no attribute {name!r}")

@@ -5,6 +5,8 @@
     segpipe summary [--model unet|fcn8 --encoder-weights ...]   which layers train
     segpipe metrics [--output OUT] [--json]   the latest run's metrics per slice
     segpipe predict IMAGE... --server URL | --grpc HOST:PORT | --model-dir DIR   masks and overlays
+    segpipe vertex compile|submit|schedule [--vertex-project P --gcs-root gs://B/P --image-uri I ...]
+                                            the same pipeline on Vertex AI Pipelines
 
 Every setting flag comes from pipeline/config.py, so flags, config files and defaults cannot
 drift apart. A bad value ends the command before any work, with exit code 2 and a message
@@ -126,6 +128,47 @@ def _metrics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _vertex(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    config_lib.validate_vertex(config, need_cron=args.vertex_command == "schedule")
+    from pipeline import vertex_jobs, vertex_runner  # pylint: disable=import-outside-toplevel
+    try:
+        path = vertex_runner.compile_pipeline(
+            config, args.output_json or vertex_runner.default_output_json(config))
+    except vertex_runner.VertexCompileError as error:
+        print(f"segpipe vertex {args.vertex_command}: failed: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.vertex_command == "compile":
+        print(path)
+    elif args.vertex_command == "submit":
+        job = vertex_jobs.submit(config, path, args.display_name)
+        print(f"submitted {path} to Vertex AI Pipelines: {getattr(job, 'resource_name', '')}")
+    else:
+        schedule = vertex_jobs.schedule(config, path, args.display_name)
+        print(f"scheduled {path} on Vertex AI Pipelines at {config.vertex.schedule_cron!r}: "
+              f"{getattr(schedule, 'resource_name', '')}")
+    return 0
+
+
+def _add_vertex_commands(commands: argparse._SubParsersAction) -> None:
+    vertex = commands.add_parser("vertex", help="Compile the pipeline for Vertex AI Pipelines, "
+                                 "run it there once, or on a schedule.")
+    actions = vertex.add_subparsers(dest="vertex_command", required=True, parser_class=_Parser)
+    for name, help_text in (
+            ("compile", "Write the pipeline JSON (KubeflowV2) and print its path."),
+            ("submit", "Compile, then start one run on Vertex AI Pipelines."),
+            ("schedule", "Compile, then create a Vertex AI schedule that runs it on --cron.")):
+        action = actions.add_parser(name, help=help_text)
+        action.add_argument("--output-json", metavar="FILE",
+                            help="Where to write the pipeline JSON (default: "
+                            "OUTPUT/vertex/PIPELINE_NAME.json).")
+        if name != "compile":
+            action.add_argument("--display-name", metavar="NAME",
+                                help="Display name of the run or schedule (default: the pipeline name).")
+        _add_setting_flags(action)
+        action.set_defaults(handler=_vertex)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="segpipe", description="TFX pipeline for U-Net image segmentation.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -164,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
                                   "or the SavedModel in-process; writes masks and overlays.")
     predict_cli.add_arguments(predict)
     predict.set_defaults(handler=predict_cli.run)
+
+    _add_vertex_commands(commands)
     return parser
 
 

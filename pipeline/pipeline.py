@@ -8,7 +8,7 @@ The same function feeds the local runner and the Vertex AI compiler, so every or
 runs the same DAG.
 """
 import os
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
@@ -20,11 +20,18 @@ from components.run_report.component import RunReport
 from components.tfds_example_gen import TfdsExampleGen
 from components.versioned_pusher import executor as versioned_pusher
 from components.versioned_pusher.executor import KEEP_VERSIONS_KEY, MODEL_NAME_KEY
-from pipeline.config import PipelineConfig
+from pipeline.config import ConfigError, PipelineConfig
 from trainer.task import TrainerSettings
 
+# How an orchestrator swaps in its own Trainer or Pusher (Vertex AI: pipeline/vertex_runner.py).
+# A trainer factory takes tfx.components.Trainer's keyword arguments; a pusher factory takes the
+# model and blessing channels. None keeps the local ones.
+TrainerFactory = Callable[..., BaseNode]
+PusherFactory = Callable[[tfx.dsl.Channel, tfx.dsl.Channel], BaseNode]
 
-def create_components(config: PipelineConfig) -> List[BaseNode]:
+
+def create_components(config: PipelineConfig, trainer_factory: Optional[TrainerFactory] = None,
+                      pusher_factory: Optional[PusherFactory] = None) -> List[BaseNode]:
     """The pipeline's components, wired in order."""
     example_gen = TfdsExampleGen(
         dataset_name=config.dataset.name,
@@ -49,7 +56,7 @@ def create_components(config: PipelineConfig) -> List[BaseNode]:
         custom_config={"image_size": config.model.image_size, "dataset": config.dataset.name},
         disable_statistics=True,  # statistics of float pixel tensors say nothing StatisticsGen didn't
     )
-    trainer = tfx.components.Trainer(
+    trainer = (trainer_factory or tfx.components.Trainer)(
         run_fn="trainer.task.run_fn",
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
@@ -57,11 +64,12 @@ def create_components(config: PipelineConfig) -> List[BaseNode]:
         custom_config=TrainerSettings(config.model, config.training, config.dataset.name).to_custom_config(),
     )
     return [example_gen, statistics_gen, schema_gen, example_validator, transform, trainer,
-            *release_components(config, example_gen.outputs["examples"], trainer.outputs["model"])]
+            *release_components(config, example_gen.outputs["examples"], trainer.outputs["model"],
+                                pusher_factory)]
 
 
-def release_components(config: PipelineConfig, examples: tfx.dsl.Channel,
-                       model: tfx.dsl.Channel) -> List[BaseNode]:
+def release_components(config: PipelineConfig, examples: tfx.dsl.Channel, model: tfx.dsl.Channel,
+                       pusher_factory: Optional[PusherFactory] = None) -> List[BaseNode]:
     """What decides and ships: Resolver → Evaluator → Pusher → RunReport, for any model channel."""
     latest_blessed = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
@@ -76,14 +84,22 @@ def release_components(config: PipelineConfig, examples: tfx.dsl.Channel,
         eval_config=build_eval_config(len(dataset_spec(config.dataset.name).class_names),
                                       config.evaluation.min_mean_iou, config.evaluation.min_improvement),
     )
-    pusher = tfx.components.Pusher(
-        model=model,
-        model_blessing=evaluator.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(
-            base_directory=os.path.join(config.serving_root, config.push.model_name))),
-        custom_config={KEEP_VERSIONS_KEY: config.push.keep_versions, MODEL_NAME_KEY: config.push.model_name},
-        custom_executor_spec=executor_spec.ExecutorClassSpec(versioned_pusher.Executor),
-    )
+    if pusher_factory:
+        pusher = pusher_factory(model, evaluator.outputs["blessing"])
+    else:
+        if config.push.serving_root.startswith("gs://"):
+            raise ConfigError(f"--serving-root: the local versioned Pusher publishes to a local or "
+                              f"mounted directory; a gs:// serving root needs `segpipe vertex`; "
+                              f"got {config.push.serving_root!r}")
+        pusher = tfx.components.Pusher(
+            model=model,
+            model_blessing=evaluator.outputs["blessing"],
+            push_destination=tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(
+                base_directory=os.path.join(config.serving_root, config.push.model_name))),
+            custom_config={KEEP_VERSIONS_KEY: config.push.keep_versions,
+                           MODEL_NAME_KEY: config.push.model_name},
+            custom_executor_spec=executor_spec.ExecutorClassSpec(versioned_pusher.Executor),
+        )
     run_report = RunReport(
         examples=examples,
         model=model,

@@ -24,7 +24,6 @@ from components.versioned_pusher.publish import versions
 from pipeline.config import build_config
 from pipeline.pipeline import create_pipeline, release_components
 from pipeline.run_outputs import load_run_summary
-from serving.requests import warmup_records  # noqa: F401  (the pushed warmup file format)
 from tests.helpers import EXPORT_SIZE, write_transform
 from trainer.export import export_saved_model
 

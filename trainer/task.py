@@ -14,7 +14,7 @@ import dataclasses
 import json
 import logging
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 import tensorflow as tf
 import tensorflow_transform as tft

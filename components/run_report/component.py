@@ -32,8 +32,12 @@ REPORT_DIR = "report"
 
 
 class RunReportArtifact(artifact.Artifact):
-    """A run's summary (run_summary.json) and evaluation report (report/index.html)."""
-    TYPE_NAME = "SegmentationRunReport"
+    """A run's summary (run_summary.json) and evaluation report (report/index.html).
+
+    The type name is the importable 'module.Class' that Vertex's pipeline compiler requires of
+    custom artifact types (tensorflow/tfx#6102); `components.RunReportArtifact` resolves lazily.
+    """
+    TYPE_NAME = "components.RunReportArtifact"
 
 
 def _read_json(path: str) -> Optional[dict]:

@@ -1,0 +1,263 @@
+"""Compiles the pipeline for Vertex AI Pipelines: the same DAG, as a pipeline JSON file.
+
+`segpipe vertex compile|submit|schedule` call `compile_pipeline(config, path)`, which builds the
+DAG with pipeline/pipeline.py's `create_components` and writes it with TFX's
+KubeflowV2DagRunner. Every container runs the pipeline image (--image-uri, built from the
+Dockerfile), and these parts differ from the local run:
+
+- Locations: the pipeline root, the TFDS copy, the serving root and RunReport's exports live
+  under --gcs-root (`VertexPipelineConfig`); files of this repository that a component reads
+  (the imported schema, an encoder weights file) are named by their path in the image.
+- Trainer: `tfx.extensions.google_cloud_ai_platform.Trainer`, which starts a Vertex AI custom
+  training job on --replica-count workers of --trainer-machine-type with --accelerator-count
+  --accelerator-type GPUs, all running the pipeline image. Its custom_config is the local
+  Trainer's (model, training, dataset) plus the ai_platform_* keys: the executor serialises all
+  of it, unchanged, into the job's `run_executor` command, and the stock GenericExecutor in the
+  job hands it to `trainer.task.run_fn` as `fn_args.custom_config`. With several workers
+  Vertex sets TF_CONFIG (pool 0 = "chief", pool 1 = "worker") and trainer/distribution.py
+  picks MultiWorkerMirroredStrategy.
+- Beam components (ExampleGen, StatisticsGen, Transform, Evaluator): with --use-dataflow yes
+  they run on Dataflow with the pipeline image as the workers' SDK container
+  (--sdk_container_image), so the workers have this package and its pinned dependencies
+  without staging a setup.py; otherwise the DirectRunner in the component's container.
+- Pusher: with --endpoint-name, `tfx.extensions.google_cloud_ai_platform.Pusher` uploads the
+  blessed model and deploys it to that Vertex AI endpoint; without, TFX's stock Pusher copies
+  it to SERVING_ROOT/MODEL_NAME/<unix time> on GCS through tf.io.gfile. The local versioned
+  Pusher (atomic renames, --keep-versions, warmup requests) needs a POSIX filesystem, so
+  Vertex runs never use it.
+
+TfdsExampleGen is a BaseBeamComponent with its own driver class. KubeflowV2's compiler gives a
+driver container (the lifecycle pre-cache-check hook) only to FileBasedExampleGen subclasses;
+every other component, ours included, compiles to a plain executor container and its
+DRIVER_CLASS is ignored. The executor resolves {SPAN} itself when no driver ran; on Vertex,
+--data-dir must be empty anyway (TFDS downloads into --gcs-root), so the dataset's identity is
+its name and version, which are in the cache key.
+"""
+import copy
+import dataclasses
+import os
+import posixpath
+from typing import Any, Dict, List, Tuple
+
+from tfx import v1 as tfx
+from tfx.dsl.components.base.base_node import BaseNode
+from tfx.extensions.google_cloud_ai_platform import constants as aip_constants
+from tfx.extensions.google_cloud_ai_platform.trainer import executor as aip_trainer_executor
+from tfx.orchestration.kubeflow.v2 import compiler_utils
+from tfx.utils import import_utils
+
+from pipeline import vertex_jobs
+from pipeline.config import REPOSITORY_DIR, PipelineConfig, validate_vertex
+from pipeline.pipeline import PusherFactory, TrainerFactory, create_components
+
+# Where the Dockerfile copies this repository (its WORKDIR).
+IMAGE_REPOSITORY_DIR = "/pipeline"
+
+ENABLE_VERTEX_KEY = aip_constants.ENABLE_VERTEX_KEY            # ai_platform_enable_vertex
+VERTEX_REGION_KEY = aip_constants.VERTEX_REGION_KEY            # ai_platform_vertex_region
+TRAINING_ARGS_KEY = aip_trainer_executor.TRAINING_ARGS_KEY     # ai_platform_training_args
+SERVING_ARGS_KEY = aip_constants.SERVING_ARGS_KEY              # ai_platform_serving_args
+SERVING_IMAGE_KEY = aip_constants.VERTEX_CONTAINER_IMAGE_URI_KEY  # ai_platform_vertex_container_image_uri
+
+
+class VertexCompileError(RuntimeError):
+    """The DAG cannot be compiled into a pipeline that would run on Vertex AI."""
+
+
+class VertexPipelineConfig(PipelineConfig):
+    """The same settings, with every location a component reads or writes reachable on Vertex.
+
+    The derived paths of PipelineConfig are local (made absolute on this machine); here they are
+    under --gcs-root. `beam_pipeline_args` are Dataflow's or the DirectRunner's.
+    """
+
+    @classmethod
+    def of(cls, config: PipelineConfig) -> "VertexPipelineConfig":
+        """A copy of config for Vertex; repository files are renamed to their path in the image."""
+        result = cls(**{f.name: copy.deepcopy(getattr(config, f.name))
+                        for f in dataclasses.fields(PipelineConfig)})
+        if result.schema.mode == "import":
+            result.schema.schema_file = image_path(result.schema.schema_file)
+        if result.model.encoder_weights not in ("imagenet", "none"):
+            result.model.encoder_weights = image_path(result.model.encoder_weights)
+        return result
+
+    @property
+    def output_dir(self) -> str:
+        return vertex_jobs.gcs_location(self, vertex_jobs.OUTPUT_DIR)
+
+    @property
+    def pipeline_root(self) -> str:
+        return vertex_jobs.pipeline_root(self)
+
+    @property
+    def tfds_dir(self) -> str:
+        return self.dataset.tfds_dir or vertex_jobs.gcs_location(self, vertex_jobs.TFDS_DIR)
+
+    @property
+    def serving_root(self) -> str:
+        return self.push.serving_root or vertex_jobs.gcs_location(self, vertex_jobs.SERVING_DIR)
+
+    @property
+    def temp_location(self) -> str:
+        return vertex_jobs.gcs_location(self, vertex_jobs.TEMP_DIR)
+
+    @property
+    def staging_location(self) -> str:
+        return vertex_jobs.gcs_location(self, vertex_jobs.STAGING_DIR)
+
+    def beam_pipeline_args(self) -> List[str]:
+        """Dataflow with the pipeline image on the workers, or the DirectRunner; then --beam-arg."""
+        vertex = self.vertex
+        if vertex.use_dataflow == "yes":
+            args = ["--runner=DataflowRunner",
+                    f"--project={vertex.project}",
+                    f"--region={vertex.region}",
+                    f"--temp_location={self.temp_location}",
+                    f"--staging_location={self.staging_location}",
+                    f"--sdk_container_image={vertex.image_uri}",
+                    f"--machine_type={vertex.dataflow_machine_type}",
+                    f"--max_num_workers={vertex.dataflow_max_workers}"]
+            if vertex.service_account:
+                args.append(f"--service_account_email={vertex.service_account}")
+        else:
+            # 0 workers: Beam uses every core of the machine the component runs on.
+            args = [f"--direct_running_mode={self.beam.direct_running_mode}",
+                    f"--direct_num_workers={self.beam.direct_num_workers}"]
+        return [*args, *self.beam.extra_args]
+
+
+def image_path(local_path: str) -> str:
+    """A file of this repository as the pipeline image names it (IMAGE_REPOSITORY_DIR/...)."""
+    relative = os.path.relpath(os.path.realpath(local_path), os.path.realpath(REPOSITORY_DIR))
+    return posixpath.join(IMAGE_REPOSITORY_DIR, *relative.split(os.sep))
+
+
+def worker_pool_specs(config: PipelineConfig) -> List[Dict[str, Any]]:
+    """Vertex AI custom-job worker pools: the chief, then (with replicas > 1) the other workers."""
+    vertex = config.vertex
+    machine_spec: Dict[str, Any] = {"machine_type": vertex.machine_type}
+    if vertex.accelerator_type != "NONE":
+        machine_spec.update(accelerator_type=vertex.accelerator_type,
+                            accelerator_count=vertex.accelerator_count)
+    pools = [{"machine_spec": machine_spec, "replica_count": 1,
+              "container_spec": {"image_uri": vertex.image_uri}}]
+    if vertex.replica_count > 1:
+        pools.append({"machine_spec": dict(machine_spec), "replica_count": vertex.replica_count - 1,
+                      "container_spec": {"image_uri": vertex.image_uri}})
+    return pools
+
+
+def training_custom_config(config: PipelineConfig) -> Dict[str, Any]:
+    """The ai_platform_* keys of the Vertex Trainer's custom_config."""
+    training_args: Dict[str, Any] = {"project": config.vertex.project,
+                                     "worker_pool_specs": worker_pool_specs(config)}
+    if config.vertex.service_account:
+        training_args["service_account"] = config.vertex.service_account
+    return {ENABLE_VERTEX_KEY: True, VERTEX_REGION_KEY: config.vertex.region,
+            TRAINING_ARGS_KEY: training_args}
+
+
+def vertex_trainer(config: PipelineConfig) -> TrainerFactory:
+    """Makes the Trainer a Vertex AI training job; the run_fn settings stay in custom_config."""
+    vertex_keys = training_custom_config(config)
+
+    def make(*, custom_config: Dict[str, Any], **kwargs: Any) -> BaseNode:
+        clash = sorted(set(custom_config) & set(vertex_keys))
+        if clash:
+            raise VertexCompileError(f"Trainer custom_config keys {clash} clash with Vertex AI's")
+        return tfx.extensions.google_cloud_ai_platform.Trainer(
+            custom_config={**custom_config, **vertex_keys}, **kwargs)
+    return make
+
+
+def serving_custom_config(config: PipelineConfig) -> Dict[str, Any]:
+    """The Vertex endpoint Pusher's custom_config (the region is ai_platform_vertex_region:
+    TFX deprecates `regions` in the serving args for Vertex)."""
+    vertex = config.vertex
+    return {ENABLE_VERTEX_KEY: True, VERTEX_REGION_KEY: vertex.region,
+            SERVING_IMAGE_KEY: vertex.serving_image,
+            SERVING_ARGS_KEY: {"project_id": vertex.project, "endpoint_name": vertex.endpoint_name,
+                               "machine_type": vertex.serving_machine_type}}
+
+
+def vertex_pusher(config: PipelineConfig) -> PusherFactory:
+    """The endpoint Pusher with --endpoint-name, else TFX's Pusher to the GCS serving root."""
+    def make(model: tfx.dsl.Channel, blessing: tfx.dsl.Channel) -> BaseNode:
+        if config.vertex.endpoint_name:
+            return tfx.extensions.google_cloud_ai_platform.Pusher(
+                model=model, model_blessing=blessing, custom_config=serving_custom_config(config))
+        return tfx.components.Pusher(
+            model=model, model_blessing=blessing,
+            push_destination=tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(
+                base_directory=posixpath.join(config.serving_root, config.push.model_name))))
+    return make
+
+
+def check_artifact_types(components: List[BaseNode]) -> None:
+    """Raises VertexCompileError unless every custom output artifact type can run on Vertex.
+
+    KubeflowV2 writes a custom type's TYPE_NAME as its schema title, which must read
+    'module.ClassName' (one dot), and the container imports the class by that title
+    (tensorflow/tfx#6102): a name that compiles but does not import fails the step at run time.
+    """
+    for node in components:
+        for key, channel in node.outputs.items():
+            artifact_type = channel.type
+            if compiler_utils.get_artifact_title(artifact_type) != "tfx.Artifact":
+                continue  # a first-party TFX type, known to the container by its own title
+            name = artifact_type.TYPE_NAME
+            problem = None
+            try:
+                compiler_utils.get_artifact_schema(artifact_type)
+                if import_utils.import_class_by_path(name) is not artifact_type:
+                    problem = f"{name} imports another class"
+            except ValueError:
+                problem = "KubeflowV2 needs a schema title 'module.ClassName' (one dot)"
+            except ImportError:
+                problem = f"the container cannot import it by that name ({name})"
+            if problem:
+                raise VertexCompileError(
+                    f"{node.id}.outputs[{key!r}]: artifact type {name!r} cannot run on Vertex AI: "
+                    f"{problem}. Its TYPE_NAME must be an import path 'package.ClassName' whose "
+                    f"package exports the class, e.g. 'components.{artifact_type.__name__}'.")
+
+
+def create_vertex_pipeline(config: PipelineConfig) -> Tuple[tfx.dsl.Pipeline, VertexPipelineConfig]:
+    """The pipeline's DAG with the Vertex Trainer, Pusher, locations and Beam arguments."""
+    vertex_config = VertexPipelineConfig.of(config)
+    components = create_components(vertex_config, trainer_factory=vertex_trainer(vertex_config),
+                                   pusher_factory=vertex_pusher(vertex_config))
+    check_artifact_types(components)
+    pipeline = tfx.dsl.Pipeline(
+        pipeline_name=vertex_config.output.pipeline_name,
+        pipeline_root=vertex_config.pipeline_root,
+        components=components,
+        enable_cache=True,
+        beam_pipeline_args=vertex_config.beam_pipeline_args(),
+    )
+    return pipeline, vertex_config
+
+
+def default_output_json(config: PipelineConfig) -> str:
+    """OUTPUT/vertex/PIPELINE_NAME.json on this machine."""
+    return os.path.join(config.output_dir, "vertex", f"{config.output.pipeline_name}.json")
+
+
+def compile_pipeline(config: PipelineConfig, output_json: str) -> str:
+    """Checks the Vertex settings, writes the pipeline JSON to output_json, returns its path.
+
+    Raises ConfigError (naming the flag) for bad or missing Vertex settings, VertexCompileError
+    for a DAG that would not run there.
+    """
+    validate_vertex(config)
+    pipeline, _ = create_vertex_pipeline(config)
+    output_json = os.path.abspath(output_json)
+    runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
+        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+            default_image=config.vertex.image_uri),
+        output_dir=os.path.dirname(output_json),
+        output_filename=os.path.basename(output_json),
+    )
+    runner.run(pipeline, write_out=True)
+    return output_json
