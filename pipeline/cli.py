@@ -2,6 +2,7 @@
 
     segpipe make-data DIR [--train N --test N --seed S]   synthetic Oxford-IIIT Pet files
     segpipe run [--config FILE] [--data-dir DIR] [--output OUT] [...]   run the pipeline
+    segpipe retrain [same flags as run]   train again only when new data arrived (for cron)
     segpipe summary [--model unet|fcn8 --encoder-weights ...]   which layers train
     segpipe metrics [--output OUT] [--json]   the latest run's metrics per slice
     segpipe predict IMAGE... --server URL | --grpc HOST:PORT | --model-dir DIR   masks and overlays
@@ -103,6 +104,20 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retrain(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    config.training.warm_start_from_blessed = "yes"
+    from pipeline import local_runner  # pylint: disable=import-outside-toplevel
+    from pipeline.retrain import needs_training  # pylint: disable=import-outside-toplevel
+    from pipeline.run_outputs import describe_latest_run  # pylint: disable=import-outside-toplevel
+    needed, why = needs_training(config)
+    print(f"segpipe retrain: {why}")
+    if needed:
+        local_runner.run(config)
+        print(describe_latest_run(config))
+    return 0
+
+
 def _summary(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     from components.dataset_specs import dataset_spec  # pylint: disable=import-outside-toplevel
@@ -190,6 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="Run the pipeline on the local orchestrator.")
     _add_setting_flags(run)
     run.set_defaults(handler=_run)
+
+    retrain = commands.add_parser("retrain", help="Train again if a new span (or changed data) "
+                                  "arrived: warm-start from the latest blessed model, evaluate "
+                                  "against it, push only if better. Idempotent, for cron.")
+    _add_setting_flags(retrain)
+    retrain.set_defaults(handler=_retrain)
 
     summary = commands.add_parser("summary", help="Print which layers of the configured model "
                                   "train and which are frozen, with parameter counts.")

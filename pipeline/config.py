@@ -156,6 +156,9 @@ class TrainingConfig:
     fine_tune_learning_rate: float = option(1e-4, "--fine-tune-learning-rate",
                                             "Learning rate of the fine-tuning phase.",
                                             check=in_range(0.0, 1.0, low_open=True))
+    warm_start_from_blessed: str = option("no", "--warm-start-from-blessed",
+                                          "yes = start from the latest blessed model's weights "
+                                          "(what `segpipe retrain` does).", choices=("yes", "no"))
     warm_start: str = option("", "--warm-start",
                              "Start from this previous model's weights (a Trainer model directory).",
                              metavar="DIR")

@@ -56,26 +56,35 @@ def create_components(config: PipelineConfig, trainer_factory: Optional[TrainerF
         custom_config={"image_size": config.model.image_size, "dataset": config.dataset.name},
         disable_statistics=True,  # statistics of float pixel tensors say nothing StatisticsGen didn't
     )
+    latest_blessed = latest_blessed_model_resolver()
+    warm_start = config.training.warm_start_from_blessed == "yes"
     trainer = (trainer_factory or tfx.components.Trainer)(
         run_fn="trainer.task.run_fn",
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
+        base_model=latest_blessed.outputs["model"] if warm_start else None,
         custom_config=TrainerSettings(config.model, config.training, config.dataset.name).to_custom_config(),
     )
     return [example_gen, statistics_gen, schema_gen, example_validator, transform, trainer,
             *release_components(config, example_gen.outputs["examples"], trainer.outputs["model"],
-                                pusher_factory)]
+                                pusher_factory, latest_blessed)]
 
 
-def release_components(config: PipelineConfig, examples: tfx.dsl.Channel, model: tfx.dsl.Channel,
-                       pusher_factory: Optional[PusherFactory] = None) -> List[BaseNode]:
-    """What decides and ships: Resolver → Evaluator → Pusher → RunReport, for any model channel."""
-    latest_blessed = tfx.dsl.Resolver(
+def latest_blessed_model_resolver() -> BaseNode:
+    """The newest blessed model: the Evaluator's baseline, and a retraining run's warm start."""
+    return tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id("latest_blessed_model_resolver")
+
+
+def release_components(config: PipelineConfig, examples: tfx.dsl.Channel, model: tfx.dsl.Channel,
+                       pusher_factory: Optional[PusherFactory] = None,
+                       latest_blessed: Optional[BaseNode] = None) -> List[BaseNode]:
+    """What decides and ships: Resolver → Evaluator → Pusher → RunReport, for any model channel."""
+    latest_blessed = latest_blessed or latest_blessed_model_resolver()
     evaluator = tfx.components.Evaluator(
         examples=examples,
         model=model,

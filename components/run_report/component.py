@@ -6,10 +6,10 @@ version or null. Both land in the artifact (lineage in MLMD) and are exported to
 directory as OUTPUT/run_summary.json and OUTPUT/report/ — replaced atomically, whichever
 orchestrator ran the DAG (`segpipe run`, `tfx run create`).
 """
-import glob
 import json
 import os
 import shutil
+import tempfile
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -49,7 +49,7 @@ def _read_json(path: str) -> Optional[dict]:
 
 def eval_samples(examples_uri: str, model_dir: str, count: int) -> List[Sample]:
     """The first `count` eval images with truth and prediction, as the model sees them."""
-    files = sorted(glob.glob(os.path.join(examples_uri, "Split-eval", "*.gz")))
+    files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, "Split-eval", "*.gz")))
     records = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP").take(count)]
     if not records:
         return []
@@ -64,19 +64,36 @@ def eval_samples(examples_uri: str, model_dir: str, count: int) -> List[Sample]:
             for n, i, t, p in zip(names, images, transformed[MASK_XF].numpy(), predicted)]
 
 
-def _replace_atomically(source: str, target: str) -> None:
-    """Copies a file or folder to target, swapping it in with a rename."""
-    staged = f"{target}.tmp-{os.getpid()}"
-    if os.path.isdir(source):
-        shutil.copytree(source, staged)
-        old = f"{target}.old-{os.getpid()}"
-        if os.path.exists(target):
-            os.rename(target, old)
-        os.rename(staged, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        shutil.copyfile(source, staged)
-        os.replace(staged, target)
+def _copy_tree(source: str, target: str) -> None:
+    """Copies a local folder to target through tf.io.gfile (a local path or gs://)."""
+    for directory, _, files in tf.io.gfile.walk(source):
+        destination = os.path.join(target, os.path.relpath(directory, source))
+        tf.io.gfile.makedirs(destination)
+        for name in files:
+            tf.io.gfile.copy(os.path.join(directory, name), os.path.join(destination, name), overwrite=True)
+
+
+def export_to_output(report_dir: str, summary_path: str, output_dir: str) -> None:
+    """OUTPUT/report/ and OUTPUT/run_summary.json, swapped in whole on a local disk.
+
+    Locally the new copy is staged beside the old one and renamed into place, so a reader never
+    sees half a report. GCS has no rename of folders; there the files are overwritten in place.
+    """
+    report_target = os.path.join(output_dir, REPORT_DIR)
+    summary_target = os.path.join(output_dir, SUMMARY_FILE)
+    if "://" in output_dir:
+        _copy_tree(report_dir, report_target)
+        tf.io.gfile.copy(summary_path, summary_target, overwrite=True)
+        return
+    os.makedirs(output_dir, exist_ok=True)
+    staged, old = f"{report_target}.tmp-{os.getpid()}", f"{report_target}.old-{os.getpid()}"
+    shutil.copytree(report_dir, staged)
+    if os.path.exists(report_target):
+        os.rename(report_target, old)
+    os.rename(staged, report_target)
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.copyfile(summary_path, summary_target + ".tmp")
+    os.replace(summary_target + ".tmp", summary_target)
 
 
 @component
@@ -103,11 +120,17 @@ def RunReport(examples: InputArtifact[standard_artifacts.Examples],  # pylint: d
     history = _read_json(os.path.join(model.uri, HISTORY_FILE))
     quality = _read_json(os.path.join(examples.uri, QUALITY_FILE))
 
-    report_dir = os.path.join(report.uri, REPORT_DIR)
     samples = eval_samples(examples.uri, os.path.join(model.uri, "Format-Serving"), num_samples)
-    write_report(report_dir, metrics={**candidate, "blessing": decision}, history=history,
-                 samples=samples, title=f"{pipeline_name}: evaluation of {os.path.basename(model.uri)}",
-                 class_names=spec.class_names)
+    scratch = tempfile.mkdtemp(prefix="segpipe-report-")  # matplotlib writes local files
+    try:
+        write_report(os.path.join(scratch, REPORT_DIR), metrics={**candidate, "blessing": decision},
+                     history=history, samples=samples,
+                     title=f"{pipeline_name}: evaluation of {os.path.basename(model.uri)}",
+                     class_names=spec.class_names)
+        _copy_tree(os.path.join(scratch, REPORT_DIR), os.path.join(report.uri, REPORT_DIR))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    version = pushed_model.get_string_custom_property("pushed_version") if pushed else ""
 
     summary: Dict[str, Any] = {
         "pipeline": pipeline_name,
@@ -116,15 +139,14 @@ def RunReport(examples: InputArtifact[standard_artifacts.Examples],  # pylint: d
         "baseline_metrics": baseline["overall"] if baseline else None,
         "blessing": decision,
         "pushed_model": pushed_model.get_string_custom_property("pushed_destination") if pushed else None,
-        "pushed_version": int(pushed_model.get_string_custom_property("pushed_version")) if pushed else None,
+        "pushed_version": int(version) if version.isdigit() else None,  # none from a Vertex endpoint
         "training": {key: history[key] for key in ("kept_epoch", "majority_class_baseline")} if history else None,
         "data_quality": {key: quality[key] for key in ("total", "good", "bad", "bad_fraction")} if quality else None,
-        "report": os.path.join(os.path.abspath(output_dir), REPORT_DIR, "index.html"),
+        "report": os.path.join(output_dir, REPORT_DIR, "index.html"),
         "artifacts": {"examples": examples.uri, "model": model.uri, "evaluation": evaluation.uri,
                       "report": report.uri},
     }
-    with tf.io.gfile.GFile(os.path.join(report.uri, SUMMARY_FILE), "w") as handle:
+    summary_path = os.path.join(report.uri, SUMMARY_FILE)
+    with tf.io.gfile.GFile(summary_path, "w") as handle:
         handle.write(json.dumps(summary, indent=2))
-    os.makedirs(output_dir, exist_ok=True)
-    _replace_atomically(report_dir, os.path.join(output_dir, REPORT_DIR))
-    _replace_atomically(os.path.join(report.uri, SUMMARY_FILE), os.path.join(output_dir, SUMMARY_FILE))
+    export_to_output(os.path.join(report.uri, REPORT_DIR), summary_path, output_dir)
