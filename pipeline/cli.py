@@ -28,9 +28,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 warnings.filterwarnings("ignore", category=FutureWarning)
 
 from pipeline import config as config_lib  # pylint: disable=wrong-import-position
+from pipeline.run_lock import RunLockedError, run_lock  # pylint: disable=wrong-import-position
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
+EXIT_BUSY = 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -99,7 +101,8 @@ def _run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     from pipeline import local_runner  # pylint: disable=import-outside-toplevel
     from pipeline.run_outputs import describe_latest_run  # pylint: disable=import-outside-toplevel
-    local_runner.run(config)
+    with run_lock(config.output_dir, wait=args.wait):
+        local_runner.run(config)
     print(describe_latest_run(config))
     return 0
 
@@ -110,11 +113,12 @@ def _retrain(args: argparse.Namespace) -> int:
     from pipeline import local_runner  # pylint: disable=import-outside-toplevel
     from pipeline.retrain import needs_training  # pylint: disable=import-outside-toplevel
     from pipeline.run_outputs import describe_latest_run  # pylint: disable=import-outside-toplevel
-    needed, why = needs_training(config)
-    print(f"segpipe retrain: {why}")
-    if needed:
-        local_runner.run(config)
-        print(describe_latest_run(config))
+    with run_lock(config.output_dir, wait=args.wait):
+        needed, why = needs_training(config)
+        print(f"segpipe retrain: {why}")
+        if needed:
+            local_runner.run(config)
+            print(describe_latest_run(config))
     return 0
 
 
@@ -204,12 +208,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="Run the pipeline on the local orchestrator.")
     _add_setting_flags(run)
+    run.add_argument("--wait", action="store_true",
+                     help="If another run holds the output directory, wait for it instead of refusing.")
     run.set_defaults(handler=_run)
 
     retrain = commands.add_parser("retrain", help="Train again if a new span (or changed data) "
                                   "arrived: warm-start from the latest blessed model, evaluate "
                                   "against it, push only if better. Idempotent, for cron.")
     _add_setting_flags(retrain)
+    retrain.add_argument("--wait", action="store_true",
+                         help="If another run holds the output directory, wait for it instead of refusing.")
     retrain.set_defaults(handler=_retrain)
 
     summary = commands.add_parser("summary", help="Print which layers of the configured model "
@@ -244,6 +252,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except config_lib.ConfigError as error:
         print(f"segpipe {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except RunLockedError as error:
+        print(f"segpipe {args.command}: busy: {error}", file=sys.stderr)
+        return EXIT_BUSY
     except (DataQualityError, FileNotFoundError) as error:
         print(f"segpipe {args.command}: failed: {error}", file=sys.stderr)
         return EXIT_FAILED

@@ -15,6 +15,7 @@ from tfx import v1 as tfx  # pylint: disable=wrong-import-position
 
 from pipeline.config import PipelineConfig, build_config, load_file  # pylint: disable=wrong-import-position
 from pipeline.pipeline import create_pipeline  # pylint: disable=wrong-import-position
+from pipeline.run_lock import run_lock  # pylint: disable=wrong-import-position
 
 CONFIG_ENV = "SEGPIPE_CONFIG"
 
@@ -27,4 +28,6 @@ def run(config: PipelineConfig) -> None:
 
 if __name__ == "__main__":
     config_file = os.environ.get(CONFIG_ENV)
-    run(build_config(load_file(config_file) if config_file else None))
+    settings = build_config(load_file(config_file) if config_file else None)
+    with run_lock(settings.output_dir, wait=True):  # tfx run create queues behind segpipe runs
+        run(settings)
