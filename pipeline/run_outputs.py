@@ -3,7 +3,6 @@
 The store is the source of truth of a TFX run: it records every artifact with its URI and the
 span it came from, including the ones a cached run reused rather than wrote again.
 """
-import json
 import os
 from typing import Dict, Optional
 
@@ -13,7 +12,7 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx.orchestration import metadata
 
 from components.tfds_example_gen.executor import REPORT_FILE
-from components.run_report.component import SUMMARY_FILE as RUN_SUMMARY_FILE
+from components.run_report.component import SUMMARY_FILE as RUN_SUMMARY_FILE, read_json
 from components.run_report.metrics_reader import slice_order
 from pipeline.config import PipelineConfig
 from trainer.task import HISTORY_FILE, SUMMARY_FILE
@@ -46,11 +45,7 @@ def latest_artifacts(config: PipelineConfig) -> Dict[str, object]:
 
 
 def quality_report(examples_uri: str) -> Optional[dict]:
-    path = os.path.join(examples_uri, REPORT_FILE)
-    if not os.path.isfile(path):
-        return None
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    return read_json(os.path.join(examples_uri, REPORT_FILE))
 
 
 def anomalies_by_split(anomalies_uri: str) -> Dict[str, Dict[str, str]]:
@@ -69,11 +64,9 @@ def anomalies_by_split(anomalies_uri: str) -> Dict[str, Dict[str, str]]:
 
 def training_result(model_uri: str) -> Optional[dict]:
     """The Trainer's eval metrics at the epoch whose weights were kept (best mean IoU)."""
-    path = os.path.join(model_uri, HISTORY_FILE)
-    if not os.path.isfile(path):
+    saved = read_json(os.path.join(model_uri, HISTORY_FILE))
+    if saved is None:
         return None
-    with open(path, encoding="utf-8") as handle:
-        saved = json.load(handle)
     metrics, kept = saved["metrics"], saved["kept_epoch"]
     return {"epochs": len(metrics["loss"]), "kept_epoch": kept,
             "eval_pixel_accuracy": metrics["val_pixel_accuracy"][kept - 1],
@@ -87,11 +80,7 @@ def run_summary_path(config: PipelineConfig) -> str:
 
 def load_run_summary(config: PipelineConfig) -> Optional[dict]:
     """OUTPUT/run_summary.json of the latest run, or None before the first complete run."""
-    path = run_summary_path(config)
-    if not os.path.isfile(path):
-        return None
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    return read_json(run_summary_path(config))
 
 
 def _number(value) -> str:

@@ -40,7 +40,8 @@ class RunReportArtifact(artifact.Artifact):
     TYPE_NAME = "components.RunReportArtifact"
 
 
-def _read_json(path: str) -> Optional[dict]:
+def read_json(path: str) -> Optional[dict]:
+    """A JSON file (local or gs://), or None when it does not exist."""
     if not tf.io.gfile.exists(path):
         return None
     with tf.io.gfile.GFile(path) as handle:
@@ -117,8 +118,8 @@ def RunReport(examples: InputArtifact[standard_artifacts.Examples],  # pylint: d
         baseline_miou=baseline["overall"].get("mean_iou") if baseline else None,
         min_improvement=min_improvement)
     pushed = pushed_model.get_int_custom_property("pushed") == 1
-    history = _read_json(os.path.join(model.uri, HISTORY_FILE))
-    quality = _read_json(os.path.join(examples.uri, QUALITY_FILE))
+    history = read_json(os.path.join(model.uri, HISTORY_FILE))
+    quality = read_json(os.path.join(examples.uri, QUALITY_FILE))
 
     samples = eval_samples(examples.uri, os.path.join(model.uri, "Format-Serving"), num_samples)
     scratch = tempfile.mkdtemp(prefix="segpipe-report-")  # matplotlib writes local files

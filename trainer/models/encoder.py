@@ -132,3 +132,15 @@ def unfreeze_encoder_from(model: keras.Model, block_name: str) -> None:
     encoder.trainable = True
     for layer in encoder.layers[:start]:
         layer.trainable = False
+
+
+def encoder_features(image_size: int, weights: str = WEIGHTS_NONE, freeze_encoder: bool | None = None,
+                     bn_momentum: float | None = None) -> tuple:
+    """The model input and the encoder's five feature maps on it, for a decoder to build on.
+
+    freeze_encoder=None keeps `build_encoder`'s default (frozen only with pretrained weights).
+    """
+    trainable = None if freeze_encoder is None else not freeze_encoder
+    encoder = build_encoder(image_size, weights, trainable, bn_momentum)
+    inputs = keras.Input(shape=[image_size, image_size, 3], name="image")
+    return inputs, encoder(inputs)

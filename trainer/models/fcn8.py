@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
-from trainer.models.encoder import WEIGHTS_NONE, build_encoder  # noqa: E402
+from trainer.models.encoder import WEIGHTS_NONE, encoder_features  # noqa: E402
 
 SCORE_LAYER_NAMES = ("score_stride32", "score_stride16", "score_stride8")
 
@@ -59,10 +59,8 @@ def build_fcn8(
 
     Encoder arguments as in `build_encoder` (freeze_encoder=None: its default).
     """
-    trainable = None if freeze_encoder is None else not freeze_encoder
-    encoder = build_encoder(image_size, encoder_weights, trainable, bn_momentum)
-    inputs = keras.Input(shape=[image_size, image_size, 3], name="image")
-    _, _, features8, features16, features32 = encoder(inputs)
+    inputs, (_, _, features8, features16, features32) = encoder_features(
+        image_size, encoder_weights, freeze_encoder, bn_momentum)
     score32 = keras.layers.Conv2D(num_classes, 1, name="score_stride32")(features32)
     score16, score8 = (
         keras.layers.Conv2D(num_classes, 1, kernel_initializer="zeros", name=name)(features)

@@ -11,7 +11,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import tf_keras as keras  # noqa: E402
 
-from trainer.models.encoder import WEIGHTS_NONE, build_encoder  # noqa: E402
+from trainer.models.encoder import WEIGHTS_NONE, encoder_features  # noqa: E402
 from trainer.models.upsample import upsample  # noqa: E402
 
 DECODER_FILTERS = (512, 256, 128, 64)
@@ -28,10 +28,7 @@ def build_unet(
 
     Encoder arguments as in `build_encoder` (freeze_encoder=None: its default).
     """
-    trainable = None if freeze_encoder is None else not freeze_encoder
-    encoder = build_encoder(image_size, encoder_weights, trainable, bn_momentum)
-    inputs = keras.Input(shape=[image_size, image_size, 3], name="image")
-    *skips, x = encoder(inputs)
+    inputs, (*skips, x) = encoder_features(image_size, encoder_weights, freeze_encoder, bn_momentum)
     for filters, skip in zip(DECODER_FILTERS, reversed(skips)):
         x = upsample(filters, 3)(x)
         stride = image_size // skip.shape[1]
