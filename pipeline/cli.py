@@ -27,6 +27,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # google-api-core warns on every import that Python 3.10 support is ending; TFX 1.16 needs 3.10.
 warnings.filterwarnings("ignore", category=FutureWarning)
 
+from absl import logging as absl_logging  # pylint: disable=wrong-import-position
+
 from pipeline import config as config_lib  # pylint: disable=wrong-import-position
 from pipeline.run_lock import RunLockedError, run_lock  # pylint: disable=wrong-import-position
 
@@ -246,6 +248,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("apache_beam").setLevel(logging.WARNING)  # per-bundle worker chatter
+    # TFX logs its progress through absl; TF's SavedModel export resets absl's verbosity to
+    # WARNING, which would hide every "Component X is running." after the Trainer.
+    absl_logging.set_verbosity(absl_logging.INFO)
     from components.data_quality import DataQualityError  # pylint: disable=import-outside-toplevel
     try:
         return args.handler(args)
@@ -255,7 +260,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except RunLockedError as error:
         print(f"segpipe {args.command}: busy: {error}", file=sys.stderr)
         return EXIT_BUSY
-    except (DataQualityError, FileNotFoundError) as error:
+    except (DataQualityError, OSError) as error:  # missing files, unwritable output, full disk
         print(f"segpipe {args.command}: failed: {error}", file=sys.stderr)
         return EXIT_FAILED
 

@@ -86,6 +86,14 @@ def _data_dir(value: str) -> Optional[str]:
     return None if os.path.isdir(value) else "must be an existing directory"
 
 
+def _output_dir(value: str) -> Optional[str]:
+    if not value.strip():
+        return "must not be empty"
+    if os.path.exists(value) and not os.path.isdir(value):
+        return "must be a directory, but a file is there"
+    return None
+
+
 def _non_empty(value: str) -> Optional[str]:
     return None if value.strip() else "must not be empty"
 
@@ -214,7 +222,7 @@ class SchemaConfig:
 class OutputConfig:
     """Where everything the pipeline writes lives."""
     output_dir: str = option("out", "--output", "Output directory of the pipeline.",
-                             check=_non_empty, metavar="DIR")
+                             check=_output_dir, metavar="DIR")
     pipeline_name: str = option("segpipe", "--pipeline-name", "TFX pipeline name.",
                                 check=_pipeline_name)
 

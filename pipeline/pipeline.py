@@ -16,6 +16,7 @@ from tfx.dsl.components.base.base_node import BaseNode
 
 from components.dataset_specs import dataset_spec
 from components.evaluation.eval_config import build_eval_config
+from components.evaluation.evaluator import Evaluator
 from components.run_report.component import RunReport
 from components.tfds_example_gen import TfdsExampleGen
 from components.versioned_pusher import executor as versioned_pusher
@@ -85,7 +86,7 @@ def release_components(config: PipelineConfig, examples: tfx.dsl.Channel, model:
                        latest_blessed: Optional[BaseNode] = None) -> List[BaseNode]:
     """What decides and ships: Resolver → Evaluator → Pusher → RunReport, for any model channel."""
     latest_blessed = latest_blessed or latest_blessed_model_resolver()
-    evaluator = tfx.components.Evaluator(
+    evaluator = Evaluator(
         examples=examples,
         model=model,
         baseline_model=latest_blessed.outputs["model"],

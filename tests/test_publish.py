@@ -9,14 +9,14 @@ from components.versioned_pusher import publish as pub
 def _model(root, name="model"):
     path = root / name
     (path / "variables").mkdir(parents=True)
-    (path / "saved_model.pb").write_bytes(b"pb")
+    (path / "saved_model.pb").write_bytes(name.encode())  # a different model per name
     (path / "variables" / "variables.index").write_bytes(b"i")
     return str(path)
 
 
 def test_versions_increase_from_one_and_only_the_newest_k_stay(tmp_path):
-    model, base = _model(tmp_path), str(tmp_path / "serving" / "segmenter")
-    assert [pub.publish(model, base, keep=2) for _ in range(4)] == [1, 2, 3, 4]
+    base = str(tmp_path / "serving" / "segmenter")
+    assert [pub.publish(_model(tmp_path, f"m{i}"), base, keep=2) for i in range(4)] == [1, 2, 3, 4]
     assert pub.versions(base) == [3, 4]
     assert sorted(os.listdir(base)) == ["3", "4"]
 
@@ -43,7 +43,7 @@ def test_a_failure_while_staging_leaves_no_version_and_no_staging(tmp_path):
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        pub.publish(model, base, keep=5, prepare=broken)
+        pub.publish(_model(tmp_path, "newer"), base, keep=5, prepare=broken)
     assert os.listdir(base) == ["1"]
 
 
@@ -74,4 +74,22 @@ def test_a_version_taken_meanwhile_moves_the_push_to_the_next_number(tmp_path, m
         open(os.path.join(base, "2", "saved_model.pb"), "w").close()
         return found
     monkeypatch.setattr(pub, "versions", racing)
-    assert pub.publish(model, base, keep=5) == 3
+    assert pub.publish(_model(tmp_path, "newer"), base, keep=5) == 3
+
+
+def test_publishing_the_same_model_again_returns_its_version(tmp_path):
+    model, base = _model(tmp_path), str(tmp_path / "base")
+    assert pub.publish(model, base, keep=5) == 1
+    assert pub.publish(model, base, keep=5) == 1  # a rerun after a kill: not a duplicate
+    assert pub.publish(_model(tmp_path, "other"), base, keep=5) == 2 and pub.versions(base) == [1, 2]
+
+
+def test_pruning_hides_a_version_before_deleting_it(tmp_path, monkeypatch):
+    base = str(tmp_path / "base")
+    for name in ("a", "b"):
+        pub.publish(_model(tmp_path, name), base, keep=5)
+    deleted = []
+    monkeypatch.setattr(pub.shutil, "rmtree", lambda path, **kw: deleted.append(os.path.basename(path)))
+    assert pub.prune(base, keep=1) == [1]
+    assert deleted[0].startswith(pub.DELETING_PREFIX)  # renamed out of sight first
+    assert pub.versions(base) == [2]

@@ -121,6 +121,9 @@ def test_only_models_that_beat_the_floor_and_the_last_blessed_one_are_pushed(rel
         assert os.path.isfile(os.path.join(version_dir, "saved_model.pb"))
         assert os.path.isfile(os.path.join(version_dir, "assets.extra", "tf_serving_warmup_requests"))
         assert not [n for n in os.listdir(base) if not n.isdigit()]  # no staging left behind
+    again = _run(config, examples_dir, models["oracle"])  # a rerun: the candidate is its own baseline
+    assert again["blessing"]["blessed"] and again["blessing"]["baseline_mean_iou"] is None
+    assert again["pushed_version"] == 2 and versions(base) == [1, 2]  # not published twice
     with open(os.path.join(config.output_dir, "report", "report.json")) as handle:
         assert json.load(handle)["headline"]["blessed"] is True
     assert set(third["metrics"]["slices"]) >= {"species=Cat", "species=Dog"}

@@ -17,7 +17,7 @@ def blessing_decision(blessed: bool, candidate_miou: float, floor: float,
     above_floor = candidate_miou >= floor
     parts.append(f"mean IoU {candidate_miou:.4f} {'>=' if above_floor else '<'} floor {floor:.4f}")
     if baseline_miou is None:
-        parts.append("no blessed model before it, so the floor alone decides")
+        parts.append("no other blessed model to compare with, so the floor alone decides")
     else:
         gain = candidate_miou - baseline_miou
         verdict = "beats" if gain >= needed else "does not beat"
