@@ -32,4 +32,11 @@ test: $(STAMP)
 	$(VENV)/bin/python -m pytest $(PYTEST_FLAGS) tests
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) $(DEMO_DATA)
+	rm -rf $(VENV) $(DEMO_OUT) $(DEMO_DATA) bench/results/tmp
+
+# make bench: benchmarks against the tutorial and where the time goes (bench/run_all.py);
+# BENCH_FLAGS=--quick for a run of a few minutes.
+BENCH_FLAGS ?=
+.PHONY: bench
+bench: $(STAMP)
+	$(VENV)/bin/python -m bench.run_all $(BENCH_FLAGS)
