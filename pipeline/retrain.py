@@ -18,12 +18,16 @@ from pipeline.run_outputs import latest_artifacts
 Identity = Tuple[int, Optional[str]]
 
 
+def _download_identity(config: PipelineConfig) -> str:
+    """Without a local data dir, TFDS's builder and version are what identifies the input."""
+    return f"tfds:{config.dataset.name}:{config.dataset.version}"
+
+
 def current_input(config: PipelineConfig) -> Identity:
     """(span, fingerprint) of what ExampleGen would read now."""
     processor = TfdsInputProcessor(config.dataset.data_dir, splits=[])
     span, version = processor.resolve_span_and_version()
-    fingerprint = processor.get_input_fingerprint(span, version) or (
-        f"tfds:{config.dataset.name}:{config.dataset.version}")
+    fingerprint = processor.get_input_fingerprint(span, version) or _download_identity(config)
     return span, fingerprint
 
 
@@ -36,8 +40,8 @@ def last_trained_input(config: PipelineConfig) -> Optional[Identity]:
     if examples is None or model is None or model.id < examples.id:
         return None
     span = examples.custom_properties["span"].int_value
-    fingerprint = examples.custom_properties["input_fingerprint"].string_value or (
-        f"tfds:{config.dataset.name}:{config.dataset.version}")
+    fingerprint = (examples.custom_properties["input_fingerprint"].string_value
+                   or _download_identity(config))
     return span, fingerprint
 
 

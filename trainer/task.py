@@ -113,7 +113,7 @@ def run_fn(fn_args: FnArgs) -> None:
     tf.random.set_seed(training.seed)
     strategy, plan = distribution.choose_strategy()
     distribution.configure_mixed_precision(plan)
-    logging.info("training with %s", distribution.describe(plan))
+    distribution.log_plan(plan)
 
     transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
     spec = transform_output.transformed_feature_spec()

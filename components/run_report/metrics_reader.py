@@ -11,7 +11,6 @@ import numpy as np
 import tensorflow_model_analysis as tfma
 
 from components.dataset_specs import DatasetSpec
-from components.evaluation import segmentation_metrics as names
 from components.evaluation.eval_config import SLICE_FEATURES
 
 SLICE_NAMES = {"species": "species", "label": "breed"}
@@ -56,11 +55,6 @@ def read_metrics(evaluation_uri: str, spec: DatasetSpec) -> Dict[str, Dict[str, 
             else:
                 target[key.name] = value
     return result
-
-
-def headline(metrics: Dict[str, Any]) -> Dict[str, Any]:
-    """The numbers people quote, in a fixed order."""
-    return {key: metrics.get(key) for key in (names.PIXEL_ACCURACY, names.MEAN_IOU, names.IOU, names.DICE)}
 
 
 def slice_order(slices: Dict[str, Any], features: Sequence[str] = SLICE_FEATURES) -> list:
