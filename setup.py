@@ -6,7 +6,7 @@ setup(
     version="0.1.0",
     description="Production TFX pipeline for U-Net image segmentation (Oxford-IIIT Pet).",
     python_requires=">=3.10,<3.11",
-    packages=find_packages(include=["pipeline*", "components*", "trainer*", "serving*"]),
+    packages=find_packages(include=["pipeline*", "components*", "trainer*", "serving*", "contract*", "datagen*"]),
     package_data={"components": ["schema/*.pbtxt"]},
     install_requires=[
         "tfx[kfp]==1.16.0",

@@ -1,6 +1,6 @@
 """The benchmarks' data: the built-in synthetic dataset, its TFDS copy, and decoded arrays.
 
-Every benchmark reads the same files: `components.synthetic_pets.write_dataset` (seed 0) in the
+Every benchmark reads the same files: `datagen.synthetic_pets.write_dataset` (seed 0) in the
 Oxford-IIIT Pet layout, never downloaded. The tutorial side reads them the tutorial's way,
 through TFDS's real `oxford_iiit_pet` builder, prepared offline by the project's own
 `components.tfds_source.prepare`; the pipeline reads the same raw files through ExampleGen.
@@ -14,8 +14,8 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from bench.common import DATASET, DATASET_VERSION, Settings
-from components import oxford_pets_layout as layout
-from components.synthetic_pets import write_dataset
+from contract import oxford_pets as layout
+from datagen.synthetic_pets import write_dataset
 from components.tfds_source import prepare
 
 _DONE_FILE = "bench_dataset.json"

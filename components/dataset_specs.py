@@ -9,7 +9,7 @@ of its raw files before the builder reads them.
 import dataclasses
 from typing import Callable, Dict, List, Optional, Tuple
 
-from components import oxford_pets_layout
+from contract import oxford_pets
 from components.data_quality import BadRecord
 from components.raw_files_check import stage_oxford_pets
 
@@ -38,7 +38,7 @@ DATASETS: Dict[str, DatasetSpec] = {
         image_feature="image", mask_feature="segmentation_mask", label_feature="label",
         species_feature="species", file_name_feature="file_name", mask_values=(1, 2, 3),
         class_names=("pet", "background", "border"),
-        species_names=oxford_pets_layout.SPECIES_NAMES, label_names=oxford_pets_layout.CLASS_NAMES,
+        species_names=oxford_pets.SPECIES_NAMES, label_names=oxford_pets.CLASS_NAMES,
         check_raw_files=stage_oxford_pets),
 }
 

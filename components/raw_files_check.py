@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Set, Tuple
 
 from PIL import Image
 
-from components import oxford_pets_layout as layout
+from contract import oxford_pets as layout
 from components.data_quality import BadRecord
 
 

@@ -90,8 +90,8 @@ def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
 
 
 def _make_data(args: argparse.Namespace) -> int:
-    from components.synthetic_pets import write_dataset  # pylint: disable=import-outside-toplevel
-    from components.synthetic_faults import inject_faults  # pylint: disable=import-outside-toplevel
+    from datagen.synthetic_pets import write_dataset  # pylint: disable=import-outside-toplevel
+    from datagen.faults import inject_faults  # pylint: disable=import-outside-toplevel
     summary = write_dataset(args.dir, n_train=args.train, n_test=args.test, seed=args.seed)
     if args.faults:
         summary["faults"] = inject_faults(args.dir, args.faults, seed=args.seed)

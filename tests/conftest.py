@@ -7,7 +7,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
-from components.synthetic_pets import write_dataset  # noqa: E402
+from datagen.synthetic_pets import write_dataset  # noqa: E402
 from tests.helpers import export_test_model  # noqa: E402
 
 

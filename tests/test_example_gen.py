@@ -9,11 +9,11 @@ from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
-from components import oxford_pets_layout as layout
+from contract import oxford_pets as layout
 from components import spans
 from components.data_quality import DataQualityError
 from components.features import BYTES_FEATURES, INT_FEATURES
-from components.synthetic_faults import REPORTED_AS, inject_faults
+from datagen.faults import REPORTED_AS, inject_faults
 from components.tfds_example_gen import executor as executor_lib
 from components.tfds_example_gen.driver import TfdsInputProcessor
 from components.tfds_source import prepare

@@ -1,7 +1,7 @@
 """The raw-file check that keeps the TFDS builder from dying on one bad list entry."""
 import os
 
-from components import oxford_pets_layout as layout
+from contract import oxford_pets as layout
 from components.raw_files_check import stage_oxford_pets
 
 

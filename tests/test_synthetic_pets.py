@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from components import oxford_pets_layout as layout
-from components.synthetic_pets import write_dataset
+from contract import oxford_pets as layout
+from datagen.synthetic_pets import write_dataset
 
 N_TRAIN, N_TEST = 12, 6
 

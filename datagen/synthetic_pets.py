@@ -2,7 +2,7 @@
 
 The real dataset (773 MiB from the Oxford site) cannot be downloaded here, so `write_dataset`
 renders cats and dogs on cluttered backgrounds and writes them where TFDS's `oxford_iiit_pet`
-builder looks (see `components.oxford_pets_layout`). The builder then runs unchanged, offline.
+builder looks (see `contract.oxford_pets`). The builder then runs unchanged, offline.
 
 The images are meant to be learnable but not trivial, so that a segmentation model's metrics mean
 something:
@@ -29,7 +29,7 @@ from typing import Optional
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from components import oxford_pets_layout as layout
+from contract import oxford_pets as layout
 
 RGB = tuple[int, int, int]
 

@@ -10,7 +10,7 @@ from typing import Dict, List
 import numpy as np
 from PIL import Image
 
-from components import oxford_pets_layout as layout
+from contract import oxford_pets as layout
 
 FAULT_KINDS = (
     "truncated_image",      # JPEG cut in half: 'Premature end of JPEG data'
