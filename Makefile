@@ -1,5 +1,6 @@
 # make demo: the whole pipeline on a built-in synthetic dataset, offline.
-# make test: the test suite.
+# make test: the test suite (make test-fast: the inner loop, without the slow tests).
+# make lint: ruff (lint and format), mypy and the import contracts, as CI runs them.
 # Both create .venv with Python 3.10 when it is missing or stale and install with the pinned
 # constraints; a second call skips the install.
 SHELL := /bin/bash
@@ -12,14 +13,14 @@ DEMO_OUT ?= demo_out
 DEMO_FLAGS ?=
 PYTEST_FLAGS ?= -n 2
 
-.PHONY: demo test install clean
+.PHONY: demo test test-fast lint install clean
 
 $(STAMP): setup.py constraints.txt
 	@test -n "$(PYTHON_FOR_VENV)" || { echo "Python 3.10 not found (tried python3.10 and pyenv's versions/3.10.*)"; exit 1; }
 	@if [ ! -x $(VENV)/bin/python ] || ! $(VENV)/bin/python -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then \
 		rm -rf $(VENV) && $(PYTHON_FOR_VENV) -m venv $(VENV); fi
 	$(VENV)/bin/pip install --quiet "pip==26.3" "wheel==0.48.0" "setuptools==69.5.1"
-	$(VENV)/bin/pip install --quiet -c constraints.txt -e ".[test]"
+	$(VENV)/bin/pip install --quiet -c constraints.txt -e ".[test,lint]"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -30,6 +31,15 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest $(PYTEST_FLAGS) tests
+
+test-fast: $(STAMP)
+	$(VENV)/bin/python -m pytest $(PYTEST_FLAGS) -m "not slow" tests
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) $(DEMO_DATA) bench/results/tmp

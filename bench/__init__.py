@@ -4,7 +4,5 @@
 writes one JSON file per benchmark, `summary.json` and `README_table.md` under bench/results/.
 Nothing here is a test: the numbers are measurements, reported with the machine they came from.
 """
-import os
 
-# Keras 2 (tf_keras) everywhere, as in the project: TFT and TFMA 1.16 need it (see STACK.md).
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import contract  # noqa: F401  (settles Keras 2 before any TensorFlow import: contract/__init__.py)

@@ -10,6 +10,7 @@ of it a training loop reaches is images/s x 3 x forward FLOPs / peak. Since othe
 moves that peak between measurements, the share is also given against the matmul rate measured
 in the same throughput rounds as the training (`bench.throughput`), the steadier figure.
 """
+
 import statistics
 import time
 from typing import Dict, Iterator
@@ -57,11 +58,20 @@ def conv_macs(model: keras.Model) -> int:
 def profiler_flops(model: keras.Model, size: int) -> int:
     """Float operations TF's profiler counts in the inference graph at batch 1."""
     function = tf.function(lambda x: model(x, training=False)).get_concrete_function(
-        tf.TensorSpec([1, size, size, 3], tf.float32))
-    options = tf.compat.v1.profiler.ProfileOptionBuilder(
-        tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()).with_empty_output().build()
-    return int(tf.compat.v1.profiler.profile(graph=function.graph, run_meta=tf.compat.v1.RunMetadata(),
-                                             cmd="op", options=options).total_float_ops)
+        tf.TensorSpec([1, size, size, 3], tf.float32)
+    )
+    options = (
+        tf.compat.v1.profiler.ProfileOptionBuilder(
+            tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+        )
+        .with_empty_output()
+        .build()
+    )
+    return int(
+        tf.compat.v1.profiler.profile(
+            graph=function.graph, run_meta=tf.compat.v1.RunMetadata(), cmd="op", options=options
+        ).total_float_ops
+    )
 
 
 def matmul_flops_per_second() -> Dict[str, float]:
@@ -71,8 +81,8 @@ def matmul_flops_per_second() -> Dict[str, float]:
         a = tf.random.normal([n, n])
         b = tf.random.normal([n, n])
         tf.matmul(a, b).numpy()
-        best = min(_timed(lambda: tf.matmul(a, b).numpy()) for _ in range(MATMUL_REPEATS))
-        rates[str(n)] = 2 * n ** 3 / best
+        best = min(_timed(lambda a=a, b=b: tf.matmul(a, b).numpy()) for _ in range(MATMUL_REPEATS))
+        rates[str(n)] = 2 * n**3 / best
     return rates
 
 
@@ -94,19 +104,25 @@ def main() -> None:
     loops = throughput["images_per_second"]
     training_flops = TRAINING_OVER_FORWARD * forward_flops
     in_round = throughput["matmul_flops_per_second_per_round"]
-    recorder.write({
-        "image_size": settings.image_size, "parameters": int(model.count_params()),
-        "forward_flops_per_image": forward, "training_flops_per_image": training_flops,
-        "matmul_flops_per_second": rates, "peak_flops_per_second": peak,
-        "training_images_per_second": loops,
-        "share_of_peak": {name: rate * training_flops / peak for name, rate in loops.items()},
-        "ceiling_images_per_second": peak / training_flops,
-        # Each throughput round's training rate against the matmul rate of the same round.
-        "share_of_same_round_matmul": {
-            name: statistics.median(r * training_flops / m for r, m in zip(per_round, in_round))
-            for name, per_round in throughput["images_per_second_per_round"].items()},
-        "same_round_matmul_flops_per_second_median": statistics.median(in_round),
-    })
+    recorder.write(
+        {
+            "image_size": settings.image_size,
+            "parameters": int(model.count_params()),
+            "forward_flops_per_image": forward,
+            "training_flops_per_image": training_flops,
+            "matmul_flops_per_second": rates,
+            "peak_flops_per_second": peak,
+            "training_images_per_second": loops,
+            "share_of_peak": {name: rate * training_flops / peak for name, rate in loops.items()},
+            "ceiling_images_per_second": peak / training_flops,
+            # Each throughput round's training rate against the matmul rate of the same round.
+            "share_of_same_round_matmul": {
+                name: statistics.median(r * training_flops / m for r, m in zip(per_round, in_round))
+                for name, per_round in throughput["images_per_second_per_round"].items()
+            },
+            "same_round_matmul_flops_per_second_median": statistics.median(in_round),
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ The machine has 2 cores that other jobs may share, so absolute numbers drift wit
 every result records the CPU, the core count and the load average before and after, and the
 benchmarks compare variants as ratios measured in the same process, alternating between them.
 """
+
 import argparse
 import dataclasses
 import json
@@ -14,18 +15,21 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
+from contract.datasets import CLASS_NAMES
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS_DIR = os.path.join(REPO_ROOT, "bench", "results")
 # bench/results/tmp/ is git-ignored: generated data, pipeline outputs, logs and --quick results.
 SCRATCH_DIR = os.path.join(RESULTS_DIR, "tmp")
 DATASET = "oxford_iiit_pet"
 DATASET_VERSION = "4.*.*"
-NUM_CLASSES = 3
+NUM_CLASSES = len(CLASS_NAMES)
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """The sizes of one benchmark run; `FULL` is the issue's setting, `QUICK` a few-minute smoke run."""
+
     name: str
     n_train: int
     n_eval: int
@@ -56,19 +60,46 @@ class Settings:
         return os.path.join(self.work_dir, "data")
 
 
-FULL = Settings(name="full", n_train=1000, n_eval=500, image_size=128, epochs=3, batch_size=16,
-                seed=0, burst_rounds=10, burst_steps=4, serving_rounds=4, serving_calls_batch1=25,
-                serving_calls_batch32=5, beam_rounds=2)
-QUICK = Settings(name="quick", n_train=100, n_eval=50, image_size=64, epochs=1, batch_size=16,
-                 seed=0, burst_rounds=4, burst_steps=2, serving_rounds=2, serving_calls_batch1=10,
-                 serving_calls_batch32=2, beam_rounds=1)
+FULL = Settings(
+    name="full",
+    n_train=1000,
+    n_eval=500,
+    image_size=128,
+    epochs=3,
+    batch_size=16,
+    seed=0,
+    burst_rounds=10,
+    burst_steps=4,
+    serving_rounds=4,
+    serving_calls_batch1=25,
+    serving_calls_batch32=5,
+    beam_rounds=2,
+)
+QUICK = Settings(
+    name="quick",
+    n_train=100,
+    n_eval=50,
+    image_size=64,
+    epochs=1,
+    batch_size=16,
+    seed=0,
+    burst_rounds=4,
+    burst_steps=2,
+    serving_rounds=2,
+    serving_calls_batch1=10,
+    serving_calls_batch32=2,
+    beam_rounds=1,
+)
 
 
 def parse_settings(description: str, argv: Optional[Sequence[str]] = None) -> Settings:
     """The --quick flag every benchmark module takes."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--quick", action="store_true",
-                        help="small sizes (100/50 images, 64 px, 1 epoch): minutes, not tens of minutes")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes (100/50 images, 64 px, 1 epoch): minutes, not tens of minutes",
+    )
     return QUICK if parser.parse_args(argv).quick else FULL
 
 
@@ -82,10 +113,13 @@ def cpu_model() -> str:
 
 def machine_snapshot() -> Dict[str, Any]:
     """The CPU, cores and current load; call at the start and end of each benchmark."""
-    return {"cpu_model": cpu_model(), "cores": os.cpu_count(),
-            "usable_cores": len(os.sched_getaffinity(0)),
-            "load_average_1_5_15": [round(v, 2) for v in os.getloadavg()],
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    return {
+        "cpu_model": cpu_model(),
+        "cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)),
+        "load_average_1_5_15": [round(v, 2) for v in os.getloadavg()],
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 class Recorder:
@@ -99,9 +133,13 @@ class Recorder:
 
     def write(self, result: Dict[str, Any]) -> str:
         os.makedirs(self.settings.results_dir, exist_ok=True)
-        document = {"benchmark": self.name, "settings": dataclasses.asdict(self.settings),
-                    "machine": {"before": self.machine_before, "after": machine_snapshot()},
-                    "benchmark_seconds": round(time.perf_counter() - self.started, 1), **result}
+        document = {
+            "benchmark": self.name,
+            "settings": dataclasses.asdict(self.settings),
+            "machine": {"before": self.machine_before, "after": machine_snapshot()},
+            "benchmark_seconds": round(time.perf_counter() - self.started, 1),
+            **result,
+        }
         path = os.path.join(self.settings.results_dir, f"{self.name}.json")
         with open(path, "w", encoding="utf-8") as handle:
             json.dump(document, handle, indent=2, default=_json_default)
@@ -122,8 +160,10 @@ def load_result(settings: Settings, name: str) -> Dict[str, Any]:
     """A benchmark's JSON written earlier in this run (the stages depend on each other in order)."""
     path = os.path.join(settings.results_dir, f"{name}.json")
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path} is missing: run `python -m bench.{name}` first "
-                                "(or bench.run_all, which runs the stages in order)")
+        raise FileNotFoundError(
+            f"{path} is missing: run `python -m bench.{name}` first "
+            "(or bench.run_all, which runs the stages in order)"
+        )
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
 
@@ -131,10 +171,13 @@ def load_result(settings: Settings, name: str) -> Dict[str, Any]:
 def latency_stats(seconds: Sequence[float], images_per_call: int) -> Dict[str, float]:
     """p50/p99 per call in ms, and images per second over all calls."""
     values = np.asarray(seconds, np.float64)
-    return {"calls": int(values.size), "p50_ms": float(np.percentile(values, 50) * 1e3),
-            "p99_ms": float(np.percentile(values, 99) * 1e3),
-            "images_per_second": float(images_per_call * values.size / values.sum()),
-            "ms_per_image_p50": float(np.percentile(values, 50) * 1e3 / images_per_call)}
+    return {
+        "calls": int(values.size),
+        "p50_ms": float(np.percentile(values, 50) * 1e3),
+        "p99_ms": float(np.percentile(values, 99) * 1e3),
+        "images_per_second": float(images_per_call * values.size / values.sum()),
+        "ms_per_image_p50": float(np.percentile(values, 50) * 1e3 / images_per_call),
+    }
 
 
 def alternating_orders(variants: Sequence[str], rounds: int) -> list:

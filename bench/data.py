@@ -5,6 +5,7 @@ Oxford-IIIT Pet layout, never downloaded. The tutorial side reads them the tutor
 through TFDS's real `oxford_iiit_pet` builder, prepared offline by the project's own
 `components.tfds_source.prepare`; the pipeline reads the same raw files through ExampleGen.
 """
+
 import json
 import os
 from typing import List, Tuple
@@ -14,9 +15,9 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from bench.common import DATASET, DATASET_VERSION, Settings
+from components.tfds_example_gen.tfds_source import prepare
 from contract import oxford_pets as layout
 from datagen.synthetic_pets import write_dataset
-from components.tfds_source import prepare
 
 _DONE_FILE = "bench_dataset.json"
 
@@ -37,8 +38,9 @@ def ensure_dataset(settings: Settings) -> str:
 
 def tfds_builder(settings: Settings) -> tfds.core.DatasetBuilder:
     """TFDS's oxford_iiit_pet builder over the prepared copy of the benchmark's dataset."""
-    prepared = prepare(DATASET, DATASET_VERSION, os.path.join(settings.work_dir, "tfds"),
-                       local_dir=ensure_dataset(settings))
+    prepared = prepare(
+        DATASET, DATASET_VERSION, os.path.join(settings.work_dir, "tfds"), local_dir=ensure_dataset(settings)
+    )
     return tfds.builder_from_directory(prepared.builder_dir)
 
 
@@ -48,6 +50,7 @@ def resized_arrays(builder: tfds.core.DatasetBuilder, split: str, size: int) -> 
     Images bilinear to [0, 1]; masks NEAREST (bilinear blends labels into non-classes) and
     shifted to classes 0..2. Both models are scored, and the bare model is fed, from these arrays.
     """
+
     def convert(example):
         image = tf.image.resize(tf.cast(example["image"], tf.float32), [size, size], method="bilinear")
         mask = tf.image.resize(example["segmentation_mask"], [size, size], method="nearest")

@@ -5,6 +5,7 @@ is the Trainer's input in the throughput benchmark and the input of the Beam ben
 Trainer's model is the one served. Everything is read back from the run's MLMD store, as
 `pipeline.run_outputs` does.
 """
+
 import os
 from typing import Dict
 
@@ -12,12 +13,11 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx import types
 from tfx.orchestration import metadata
-from tfx.types import artifact_utils
 
 from bench.common import Settings
 from pipeline.config import PipelineConfig, build_config
 from pipeline.run_outputs import latest_artifacts
-from trainer.task import TrainerSettings
+from trainer.settings import TrainerSettings
 
 ENCODER_WEIGHTS = "none"
 
@@ -29,18 +29,23 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
     it on, the Trainer would keep the epoch that scored best on the eval split, an advantage
     the tutorial does not have.
     """
-    return build_config({
-        "dataset": {"data_dir": settings.data_dir},
-        "model": {"image_size": settings.image_size, "encoder_weights": ENCODER_WEIGHTS},
-        "training": {"epochs": settings.epochs, "batch_size": settings.batch_size,
-                     "early_stopping_patience": 0},
-        "output": {"output_dir": os.path.join(settings.work_dir, "pipeline_out")},
-    })
+    return build_config(
+        {
+            "dataset": {"data_dir": settings.data_dir},
+            "model": {"image_size": settings.image_size, "encoder_weights": ENCODER_WEIGHTS},
+            "training": {
+                "epochs": settings.epochs,
+                "batch_size": settings.batch_size,
+                "early_stopping_patience": 0,
+            },
+            "output": {"output_dir": os.path.join(settings.work_dir, "pipeline_out")},
+        }
+    )
 
 
 def trainer_settings(config: PipelineConfig) -> TrainerSettings:
     """What the pipeline hands the Trainer (so a model can be rebuilt exactly as it trained)."""
-    return TrainerSettings(config.model, config.training, config.dataset.name)
+    return TrainerSettings(model=config.model, training=config.training, dataset=config.dataset.name)
 
 
 def _store(config: PipelineConfig) -> metadata_store.MetadataStore:
@@ -51,10 +56,10 @@ def artifact(config: PipelineConfig, key: str) -> types.Artifact:
     """The latest 'Component.Type' artifact of the run, as a TFX Artifact (with its properties)."""
     found = latest_artifacts(config)
     if key not in found:
-        raise FileNotFoundError(f"no {key} in {config.metadata_path}: run `python -m bench.where_time_goes` first")
-    mlmd_artifact = found[key]
-    [artifact_type] = _store(config).get_artifact_types_by_id([mlmd_artifact.type_id])
-    return artifact_utils.deserialize_artifact(artifact_type, mlmd_artifact)
+        raise FileNotFoundError(
+            f"no {key} in {config.metadata_path}: run `python -m bench.where_time_goes` first"
+        )
+    return found[key]
 
 
 def execution_seconds(config: PipelineConfig) -> Dict[str, Dict[str, object]]:
@@ -69,19 +74,24 @@ def execution_seconds(config: PipelineConfig) -> Dict[str, Dict[str, object]]:
         if not executions:
             continue
         newest = max(executions, key=lambda e: e.id)
-        result[context.name[len(prefix):]] = {
+        result[context.name[len(prefix) :]] = {
             "seconds": (newest.last_update_time_since_epoch - newest.create_time_since_epoch) / 1000.0,
             "started_ms": newest.create_time_since_epoch,
             "ended_ms": newest.last_update_time_since_epoch,
-            "state": metadata_store_pb2.Execution.State.Name(newest.last_known_state)}
+            "state": metadata_store_pb2.Execution.State.Name(newest.last_known_state),
+        }
     return dict(sorted(result.items(), key=lambda item: item[1]["started_ms"]))
 
 
 def execution_properties(config: PipelineConfig, node: str) -> Dict[str, object]:
     """The exec properties a node's newest execution ran with, as its executor received them."""
     store = _store(config)
-    [context] = [c for c in store.get_contexts_by_type("node")
-                 if c.name == f"{config.output.pipeline_name}.{node}"]
+    [context] = [
+        c for c in store.get_contexts_by_type("node") if c.name == f"{config.output.pipeline_name}.{node}"
+    ]
     newest = max(store.get_executions_by_context(context.id), key=lambda e: e.id)
-    return {name: getattr(value, value.WhichOneof("value"))
-            for name, value in newest.custom_properties.items() if not name.startswith("__")}
+    return {
+        name: getattr(value, value.WhichOneof("value"))
+        for name, value in newest.custom_properties.items()
+        if not name.startswith("__")
+    }

@@ -4,13 +4,21 @@ The targets are the issue's; each is reported met or missed from the measured nu
 adjusted. The notes under the tables say what the numbers rest on and what dominates, from the
 same files.
 """
+
 import json
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
 from bench.common import Settings, load_result, machine_snapshot
 
-BENCHMARKS = ("where_time_goes", "training_compare", "throughput", "serving_cost", "transform_beam", "ceiling")
+BENCHMARKS = (
+    "where_time_goes",
+    "training_compare",
+    "throughput",
+    "serving_cost",
+    "transform_beam",
+    "ceiling",
+)
 # name: (what the issue asks, limit, direction)
 TARGETS = {
     "mean_iou": ("mean IoU at equal epochs >= the tutorial's (ours / tutorial)", 1.0, ">="),
@@ -20,10 +28,16 @@ TARGETS = {
 }
 
 
-def build_summary(settings: Settings, stage_seconds: Dict[str, float], total_seconds: Optional[float]) -> Dict[str, Any]:
+def build_summary(
+    settings: Settings, stage_seconds: Dict[str, float], total_seconds: Optional[float]
+) -> Dict[str, Any]:
     """The headline numbers of every benchmark, the targets, and the machine."""
     results = {name: load_result(settings, name) for name in BENCHMARKS}
-    training, throughput, serving = results["training_compare"], results["throughput"], results["serving_cost"]
+    training, throughput, serving = (
+        results["training_compare"],
+        results["throughput"],
+        results["serving_cost"],
+    )
     pipeline, ceiling = results["where_time_goes"], results["ceiling"]
     runs = training["tutorial_port"]["runs"]
     ours_score = training["trainer"]["score"]
@@ -33,55 +47,97 @@ def build_summary(settings: Settings, stage_seconds: Dict[str, float], total_sec
         "serving_overhead": serving["batch"]["32"]["overhead_ratio_per_image_p50"],
         "non_training_share": pipeline["non_training_share"],
     }
-    targets = {name: {"target": text, "value": values[name], "limit": limit,
-                      "met": values[name] >= limit if direction == ">=" else values[name] <= limit}
-               for name, (text, limit, direction) in TARGETS.items()}
+    targets = {
+        name: {
+            "target": text,
+            "value": values[name],
+            "limit": limit,
+            "met": values[name] >= limit if direction == ">=" else values[name] <= limit,
+        }
+        for name, (text, limit, direction) in TARGETS.items()
+    }
     first_machine = results["where_time_goes"]["machine"]["before"]
     return {
         "settings": training["settings"],
         "machine": {key: first_machine[key] for key in ("cpu_model", "cores", "usable_cores")},
-        "load_average_1min_before_after": {name: [r["machine"]["before"]["load_average_1_5_15"][0],
-                                                  r["machine"]["after"]["load_average_1_5_15"][0]]
-                                           for name, r in results.items()},
-        "run_all_seconds": total_seconds, "stage_seconds": stage_seconds,
-        "quality": {"epochs": settings.epochs, "eval_images": ours_score["images"],
-                    "trainer": _quality(ours_score),
-                    "tutorial_bilinear_masks": _quality(runs["bilinear"]["score"]),
-                    "tutorial_nearest_masks": _quality(runs["nearest"]["score"]),
-                    "tutorial_own_val_accuracy": runs["bilinear"]["own_history"]["val_accuracy"][-1],
-                    "bilinear_mask_fractional_pixel_share": training["facts"]["bilinear_mask_fractional_pixel_share"],
-                    "augment_flips_agree_share": training["facts"]["augment_flips_agree_share"]},
-        "training": {"images_per_second": throughput["images_per_second"],
-                     "rounds": throughput["settings"]["burst_rounds"],
-                     "ratios_median_of_rounds": {k: v["median_of_rounds"] for k, v in throughput["ratios"].items()},
-                     "ratios_overall": {k: v["overall"] for k, v in throughput["ratios"].items()},
-                     "input_pipeline_alone_images_per_second": throughput["input_pipeline_alone_images_per_second"],
-                     "fit_seconds_sequential_runs": {"trainer": training["trainer"]["timing"]["fit_seconds"],
-                                                     "tutorial_bilinear": runs["bilinear"]["fit_seconds"],
-                                                     "tutorial_nearest": runs["nearest"]["fit_seconds"]},
-                     "tutorial_fit_steady_images_per_second": {m: r["timing"]["steady_images_per_second"]
-                                                               for m, r in runs.items()}},
-        "serving": {batch: {name: {k: s[k] for k in ("p50_ms", "p99_ms", "images_per_second", "ms_per_image_p50")}
-                            for name, s in result["stats"].items()}
-                    for batch, result in serving["batch"].items()},
-        "serving_breakdown_ms_per_image": {batch: result["breakdown_ms_per_image_p50"]
-                                           for batch, result in serving["batch"].items()},
-        "pipeline": {"total_seconds": pipeline["total_seconds"], "trainer_seconds": pipeline["trainer_seconds"],
-                     "non_training_share": pipeline["non_training_share"],
-                     "components": {n: c["seconds"] for n, c in pipeline["components"].items()},
-                     "orchestration_seconds": pipeline["orchestration_seconds"]},
-        "transform_beam": {"images_per_second": results["transform_beam"]["images_per_second"],
-                           "seconds": results["transform_beam"]["seconds"]},
-        "ceiling": {k: ceiling[k] for k in ("forward_flops_per_image", "training_flops_per_image",
-                                             "peak_flops_per_second", "share_of_peak", "ceiling_images_per_second",
-                                             "share_of_same_round_matmul", "same_round_matmul_flops_per_second_median")},
+        "load_average_1min_before_after": {
+            name: [
+                r["machine"]["before"]["load_average_1_5_15"][0],
+                r["machine"]["after"]["load_average_1_5_15"][0],
+            ]
+            for name, r in results.items()
+        },
+        "run_all_seconds": total_seconds,
+        "stage_seconds": stage_seconds,
+        "quality": {
+            "epochs": settings.epochs,
+            "eval_images": ours_score["images"],
+            "trainer": _quality(ours_score),
+            "tutorial_bilinear_masks": _quality(runs["bilinear"]["score"]),
+            "tutorial_nearest_masks": _quality(runs["nearest"]["score"]),
+            "tutorial_own_val_accuracy": runs["bilinear"]["own_history"]["val_accuracy"][-1],
+            "bilinear_mask_fractional_pixel_share": training["facts"]["bilinear_mask_fractional_pixel_share"],
+            "augment_flips_agree_share": training["facts"]["augment_flips_agree_share"],
+        },
+        "training": {
+            "images_per_second": throughput["images_per_second"],
+            "rounds": throughput["settings"]["burst_rounds"],
+            "ratios_median_of_rounds": {k: v["median_of_rounds"] for k, v in throughput["ratios"].items()},
+            "ratios_overall": {k: v["overall"] for k, v in throughput["ratios"].items()},
+            "input_pipeline_alone_images_per_second": throughput["input_pipeline_alone_images_per_second"],
+            "fit_seconds_sequential_runs": {
+                "trainer": training["trainer"]["timing"]["fit_seconds"],
+                "tutorial_bilinear": runs["bilinear"]["fit_seconds"],
+                "tutorial_nearest": runs["nearest"]["fit_seconds"],
+            },
+            "tutorial_fit_steady_images_per_second": {
+                m: r["timing"]["steady_images_per_second"] for m, r in runs.items()
+            },
+        },
+        "serving": {
+            batch: {
+                name: {k: s[k] for k in ("p50_ms", "p99_ms", "images_per_second", "ms_per_image_p50")}
+                for name, s in result["stats"].items()
+            }
+            for batch, result in serving["batch"].items()
+        },
+        "serving_breakdown_ms_per_image": {
+            batch: result["breakdown_ms_per_image_p50"] for batch, result in serving["batch"].items()
+        },
+        "pipeline": {
+            "total_seconds": pipeline["total_seconds"],
+            "trainer_seconds": pipeline["trainer_seconds"],
+            "non_training_share": pipeline["non_training_share"],
+            "components": {n: c["seconds"] for n, c in pipeline["components"].items()},
+            "orchestration_seconds": pipeline["orchestration_seconds"],
+        },
+        "transform_beam": {
+            "images_per_second": results["transform_beam"]["images_per_second"],
+            "seconds": results["transform_beam"]["seconds"],
+        },
+        "ceiling": {
+            k: ceiling[k]
+            for k in (
+                "forward_flops_per_image",
+                "training_flops_per_image",
+                "peak_flops_per_second",
+                "share_of_peak",
+                "ceiling_images_per_second",
+                "share_of_same_round_matmul",
+                "same_round_matmul_flops_per_second_median",
+            )
+        },
         "targets": targets,
     }
 
 
 def _quality(score: Dict[str, Any]) -> Dict[str, Any]:
-    return {"mean_iou": score["mean_iou"], "pixel_accuracy": score["pixel_accuracy"],
-            "iou": score["iou"], "predicted_class_share": score["predicted_class_share"]}
+    return {
+        "mean_iou": score["mean_iou"],
+        "pixel_accuracy": score["pixel_accuracy"],
+        "iou": score["iou"],
+        "predicted_class_share": score["predicted_class_share"],
+    }
 
 
 def _epochs(count: int) -> str:
@@ -94,7 +150,12 @@ def _mark(met: bool) -> str:
 
 def _results_table(summary: Dict[str, Any]) -> List[str]:
     s, q, t = summary["settings"], summary["quality"], summary["targets"]
-    tr, serving, pipe, ceiling = summary["training"], summary["serving"], summary["pipeline"], summary["ceiling"]
+    tr, serving, pipe, ceiling = (
+        summary["training"],
+        summary["serving"],
+        summary["pipeline"],
+        summary["ceiling"],
+    )
     ips, ratios, overall = tr["images_per_second"], tr["ratios_median_of_rounds"], tr["ratios_overall"]
     fit = tr["fit_seconds_sequential_runs"]
     beam = summary["transform_beam"]["images_per_second"]
@@ -148,8 +209,12 @@ def _results_table(summary: Dict[str, Any]) -> List[str]:
 def _component_table(pipe: Dict[str, Any]) -> List[str]:
     lines = ["| pipeline component | seconds | share of the run |", "| --- | --- | --- |"]
     total = pipe["total_seconds"]
-    lines += [f"| {name} | {seconds:.1f} | {seconds / total:.0%} |" for name, seconds in pipe["components"].items()]
-    lines.append(f"| (between components) | {pipe['orchestration_seconds']:.1f} | {pipe['orchestration_seconds'] / total:.0%} |")
+    lines += [
+        f"| {name} | {seconds:.1f} | {seconds / total:.0%} |" for name, seconds in pipe["components"].items()
+    ]
+    lines.append(
+        f"| (between components) | {pipe['orchestration_seconds']:.1f} | {pipe['orchestration_seconds'] / total:.0%} |"
+    )
     lines.append(f"| **total** | {total:.1f} | 100% |")
     return lines
 
@@ -160,16 +225,23 @@ def _notes(summary: Dict[str, Any]) -> List[str]:
     alone = tr["input_pipeline_alone_images_per_second"]
     breakdown = summary["serving_breakdown_ms_per_image"]["32"]
     pipe = summary["pipeline"]
-    beam_components = {n: pipe["components"][n] for n in ("TfdsExampleGen", "StatisticsGen", "Transform", "Evaluator")
-                       if n in pipe["components"]}
+    beam_components = {
+        n: pipe["components"][n]
+        for n in ("TfdsExampleGen", "StatisticsGen", "Transform", "Evaluator")
+        if n in pipe["components"]
+    }
     beam = summary["transform_beam"]["images_per_second"]
     return [
         "Notes:",
         f"- Both sides train the encoder from random weights (no ImageNet weights offline). The tutorial "
         f"port keeps Keras' BatchNorm momentum 0.999, the Trainer uses 0.9 for a scratch encoder; the "
         f"tutorial's model predicts background for {tutorial_background:.0%} of the eval pixels after "
-        f"{_epochs(q['epochs'])}" + (" (its BatchNorm moving statistics are still near their initial values; "
-                                     "STACK.md)." if tutorial_background > 0.99 else "."),
+        f"{_epochs(q['epochs'])}"
+        + (
+            " (its BatchNorm moving statistics are still near their initial values; docs/stack.md)."
+            if tutorial_background > 0.99
+            else "."
+        ),
         f"- The tutorial's bilinear mask resize leaves {q['bilinear_mask_fractional_pixel_share']:.1%} of the "
         f"training mask pixels fractional (no class); its own validation figure counts 1/5 of the test set "
         f"against such masks. Its Augment layer flipped image and mask alike in "
@@ -190,18 +262,37 @@ def markdown(summary: Dict[str, Any]) -> str:
     """The results table, the pipeline's component table and the notes, under a machine line."""
     s = summary["settings"]
     loads = [v for pair in summary["load_average_1min_before_after"].values() for v in pair]
-    header = (f"Machine: {summary['machine']['cpu_model']}, {summary['machine']['cores']} cores, no GPU; "
-              f"1-min load average {min(loads):.2f}-{max(loads):.2f} during the runs (other jobs shared the "
-              f"machine; compared variants alternate within one process). Data: the built-in synthetic set, "
-              f"{s['n_train']} train / {s['n_eval']} eval images, seed {s['seed']}; {s['image_size']} px, batch "
-              f"{s['batch_size']}, {_epochs(s['epochs'])}, no encoder weights."
-              + (f" `make bench` took {summary['run_all_seconds'] / 60:.1f} min." if summary["run_all_seconds"] else ""))
-    return "\n".join([header, "", *_results_table(summary), "", *_component_table(summary["pipeline"]),
-                      "", *_notes(summary)]) + "\n"
+    header = (
+        f"Machine: {summary['machine']['cpu_model']}, {summary['machine']['cores']} cores, no GPU; "
+        f"1-min load average {min(loads):.2f}-{max(loads):.2f} during the runs (other jobs shared the "
+        f"machine; compared variants alternate within one process). Data: the built-in synthetic set, "
+        f"{s['n_train']} train / {s['n_eval']} eval images, seed {s['seed']}; {s['image_size']} px, batch "
+        f"{s['batch_size']}, {_epochs(s['epochs'])}, no encoder weights."
+        + (
+            f" `make bench` took {summary['run_all_seconds'] / 60:.1f} min."
+            if summary["run_all_seconds"]
+            else ""
+        )
+    )
+    return (
+        "\n".join(
+            [
+                header,
+                "",
+                *_results_table(summary),
+                "",
+                *_component_table(summary["pipeline"]),
+                "",
+                *_notes(summary),
+            ]
+        )
+        + "\n"
+    )
 
 
-def write(settings: Settings, stage_seconds: Dict[str, float],
-          total_seconds: Optional[float]) -> Tuple[Dict[str, Any], str]:
+def write(
+    settings: Settings, stage_seconds: Dict[str, float], total_seconds: Optional[float]
+) -> Tuple[Dict[str, Any], str]:
     """Writes summary.json and README_table.md into the results directory; returns both."""
     summary = build_summary(settings, stage_seconds, total_seconds)
     summary["machine"]["at_report"] = machine_snapshot()

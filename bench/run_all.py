@@ -5,6 +5,7 @@ next one's timings. The order matters: `where_time_goes` runs the pipeline whose
 later stages read (Transform output, the Trainer's model). Each stage's output goes to a log
 under bench/results/tmp/; a failing stage stops the run and shows the end of its log.
 """
+
 import argparse
 import json
 import os
@@ -30,17 +31,25 @@ def run_stage(stage: str, quick: bool, log_dir: str) -> float:
     if code:
         with open(log_path, encoding="utf-8", errors="replace") as log:
             tail = log.readlines()[-LOG_TAIL_LINES:]
-        sys.exit(f"bench.{stage} failed (exit {code}) after {seconds:.0f} s; end of {log_path}:\n{''.join(tail)}")
+        sys.exit(
+            f"bench.{stage} failed (exit {code}) after {seconds:.0f} s; end of {log_path}:\n{''.join(tail)}"
+        )
     print(f"bench.{stage}: {seconds:.0f} s (log: {os.path.relpath(log_path, REPO_ROOT)})", flush=True)
     return seconds
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true",
-                        help="100/50 images, 64 px, 1 epoch: a few minutes; results in bench/results/tmp/quick/")
-    parser.add_argument("--report-only", action="store_true",
-                        help="rebuild summary.json and README_table.md from the existing results")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="100/50 images, 64 px, 1 epoch: a few minutes; results in bench/results/tmp/quick/",
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rebuild summary.json and README_table.md from the existing results",
+    )
     args = parser.parse_args()
     settings = QUICK if args.quick else FULL
     if args.report_only:
@@ -56,8 +65,10 @@ def main() -> None:
     summary, table = report.write(settings, stage_seconds, total)
     print()
     print(table)
-    print(f"targets missed: {', '.join(report.missed(summary)) or 'none'}; "
-          f"results in {os.path.relpath(settings.results_dir, REPO_ROOT)}/")
+    print(
+        f"targets missed: {', '.join(report.missed(summary)) or 'none'}; "
+        f"results in {os.path.relpath(settings.results_dir, REPO_ROOT)}/"
+    )
 
 
 if __name__ == "__main__":

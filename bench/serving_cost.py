@@ -9,6 +9,7 @@ decode-and-resize step (`trainer.preprocessing.decode_images`) to split the diff
 preprocessing and post-processing. The variants alternate in rounds at batch 1 and batch 32,
 each call timed on its own (eager calls on CPU return when the work is done).
 """
+
 import dataclasses
 import os
 import time
@@ -16,14 +17,15 @@ from typing import Callable, Dict, List
 
 import numpy as np
 import tensorflow as tf
+from tfx.utils import path_utils
 
 from bench.common import NUM_CLASSES, Recorder, Settings, alternating_orders, latency_stats, parse_settings
 from bench.data import encoded_images, resized_arrays, tfds_builder
 from bench.pipeline_run import artifact, pipeline_config, trainer_settings
+from contract.names import KERAS_DIR, PREDICT_IMAGES, WEIGHTS_FILE
 from trainer.preprocessing import decode_images
-from trainer.task import KERAS_DIR, WEIGHTS_FILE, build_for
+from trainer.task import build_for
 
-SERVING_DIR = "Format-Serving"
 BATCH_SIZES = (1, 32)
 DISTINCT_BATCHES = 4
 WARMUP_CALLS = 2
@@ -31,13 +33,16 @@ WARMUP_CALLS = 2
 
 def _batches(items, batch_size: int) -> List:
     """DISTINCT_BATCHES different batches, cycling through the items."""
-    return [[items[(start * batch_size + i) % len(items)] for i in range(batch_size)]
-            for start in range(DISTINCT_BATCHES)]
+    return [
+        [items[(start * batch_size + i) % len(items)] for i in range(batch_size)]
+        for start in range(DISTINCT_BATCHES)
+    ]
 
 
 @dataclasses.dataclass
 class Served:
     """The three callables, loaded once, and the inputs they are fed."""
+
     predict_images: Callable
     bare: Callable
     decode: Callable
@@ -48,25 +53,35 @@ class Served:
     def load(cls, settings: Settings) -> "Served":
         config = pipeline_config(settings)
         model_uri = artifact(config, "Trainer.Model").uri
-        signature = tf.saved_model.load(os.path.join(model_uri, SERVING_DIR)).signatures["predict_images"]
+        signature = tf.saved_model.load(path_utils.serving_model_path(model_uri)).signatures[PREDICT_IMAGES]
         model = build_for(trainer_settings(config), NUM_CLASSES)
         model.load_weights(os.path.join(model_uri, KERAS_DIR, WEIGHTS_FILE)).expect_partial()
         size = settings.image_size
-        bare = tf.function(lambda x: model(x, training=False),
-                           input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
-        decode = tf.function(lambda b: decode_images(b, size)[0],
-                             input_signature=[tf.TensorSpec([None], tf.string)])
+        bare = tf.function(
+            lambda x: model(x, training=False),
+            input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)],
+        )
+        decode = tf.function(
+            lambda b: decode_images(b, size)[0], input_signature=[tf.TensorSpec([None], tf.string)]
+        )
         images, _ = resized_arrays(tfds_builder(settings), "test", size)
-        return cls(predict_images=lambda jpegs: signature(images=jpegs), bare=bare, decode=decode,
-                   jpegs=encoded_images(settings, "test"), images=images)
+        return cls(
+            predict_images=lambda jpegs: signature(images=jpegs),
+            bare=bare,
+            decode=decode,
+            jpegs=encoded_images(settings, "test"),
+            images=images,
+        )
 
     def calls(self, batch_size: int) -> Dict[str, Callable[[int], object]]:
         """name -> call(i): the i-th call of that variant at this batch size."""
         jpegs = [tf.constant(batch) for batch in _batches(self.jpegs, batch_size)]
         arrays = [tf.constant(np.stack(batch)) for batch in _batches(list(self.images), batch_size)]
-        return {"predict_images": lambda i: self.predict_images(jpegs[i % DISTINCT_BATCHES]),
-                "bare_model": lambda i: self.bare(arrays[i % DISTINCT_BATCHES]),
-                "decode_resize_only": lambda i: self.decode(jpegs[i % DISTINCT_BATCHES])}
+        return {
+            "predict_images": lambda i: self.predict_images(jpegs[i % DISTINCT_BATCHES]),
+            "bare_model": lambda i: self.bare(arrays[i % DISTINCT_BATCHES]),
+            "decode_resize_only": lambda i: self.decode(jpegs[i % DISTINCT_BATCHES]),
+        }
 
 
 def measure(settings: Settings, served: Served, batch_size: int) -> Dict[str, object]:
@@ -83,19 +98,30 @@ def measure(settings: Settings, served: Served, batch_size: int) -> Dict[str, ob
                 calls[name](i)
                 seconds[name].append(time.perf_counter() - started)
     stats = {name: latency_stats(values, batch_size) for name, values in seconds.items()}
-    full, bare, decode = (stats[n]["ms_per_image_p50"] for n in ("predict_images", "bare_model", "decode_resize_only"))
-    return {"stats": stats,
-            "overhead_ratio_per_image_p50": full / bare,
-            "breakdown_ms_per_image_p50": {"decode_resize": decode, "model": bare,
-                                           "postprocess_and_rest": full - bare - decode}}
+    full, bare, decode = (
+        stats[n]["ms_per_image_p50"] for n in ("predict_images", "bare_model", "decode_resize_only")
+    )
+    return {
+        "stats": stats,
+        "overhead_ratio_per_image_p50": full / bare,
+        "breakdown_ms_per_image_p50": {
+            "decode_resize": decode,
+            "model": bare,
+            "postprocess_and_rest": full - bare - decode,
+        },
+    }
 
 
 def main() -> None:
     settings = parse_settings(__doc__)
     recorder = Recorder("serving_cost", settings)
     served = Served.load(settings)
-    recorder.write({"jpeg_sizes": "the eval split's JPEGs at their own sizes (160-420 px sides)",
-                    "batch": {str(b): measure(settings, served, b) for b in BATCH_SIZES}})
+    recorder.write(
+        {
+            "jpeg_sizes": "the eval split's JPEGs at their own sizes (160-420 px sides)",
+            "batch": {str(b): measure(settings, served, b) for b in BATCH_SIZES},
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ cache, so "images per second" over a whole fit understates the loop's real speed
 keeps, per epoch, the time the epoch began and the end of every training step; validation runs
 after the last step and before the next epoch begins, so it never counts as training time.
 """
+
 import math
 import time
 from typing import Callable, Dict, List
@@ -40,11 +41,15 @@ class StepTimer(keras.callbacks.Callback):
                 step_images.append(images_of_step(len(step_seconds)))
                 step_seconds.append(end - begin)
         kept_seconds, kept_images = sum(step_seconds[warmup_steps:]), sum(step_images[warmup_steps:])
-        return {"steady_images_per_second": kept_images / kept_seconds if kept_seconds else None,
-                "steady_steps_counted": len(step_seconds) - warmup_steps,
-                "warmup_steps_left_out": warmup_steps,
-                "training_seconds_per_epoch": [stamps[-1] - stamps[0] for stamps in self.epochs],
-                "epoch_seconds_with_validation": [end - stamps[0] for stamps, end in zip(self.epochs, self.epoch_ends)]}
+        return {
+            "steady_images_per_second": kept_images / kept_seconds if kept_seconds else None,
+            "steady_steps_counted": len(step_seconds) - warmup_steps,
+            "warmup_steps_left_out": warmup_steps,
+            "training_seconds_per_epoch": [stamps[-1] - stamps[0] for stamps in self.epochs],
+            "epoch_seconds_with_validation": [
+                end - stamps[0] for stamps, end in zip(self.epochs, self.epoch_ends)
+            ],
+        }
 
 
 def warmup_steps(steps_per_epoch: int, epochs: int) -> int:

@@ -17,6 +17,7 @@ Every round also times a burst of large float32 matmuls, so that `bench.ceiling`
 round's training rate against the FLOP/s the machine gave in that same round: other jobs' load
 moves both alike, and a peak measured at another moment does not.
 """
+
 import dataclasses
 import statistics
 import time
@@ -45,6 +46,7 @@ MATMUL_PRODUCTS_PER_BURST = 2
 @dataclasses.dataclass
 class Loop:
     """One training loop: a compiled model, its endless dataset and where its iterator stands."""
+
     model: keras.Model
     dataset: tf.data.Dataset
     examples_per_pass: int
@@ -86,8 +88,12 @@ class Loop:
 
 def tutorial_loop(settings: Settings, builder) -> Loop:
     data = tutorial_port.input_pipelines(builder, settings.image_size, settings.batch_size)
-    return Loop(tutorial_port.compiled_model(settings.image_size, seed=42), data.train_batches,
-                data.train_length, settings.batch_size)
+    return Loop(
+        tutorial_port.compiled_model(settings.image_size, seed=42),
+        data.train_batches,
+        data.train_length,
+        settings.batch_size,
+    )
 
 
 def _trainer_model(settings: Settings) -> keras.Model:
@@ -103,8 +109,9 @@ def trainer_loop(settings: Settings) -> Loop:
     transformed = artifact(config, "Transform.Examples")
     spec = tft.TFTransformOutput(artifact(config, "Transform.TransformGraph").uri).transformed_feature_spec()
     train_files = [io_utils.all_files_pattern(artifact_utils.get_split_uri([transformed], "train"))]
-    dataset = make_dataset(read_transformed(train_files, spec), settings.batch_size, training=True,
-                           seed=config.training.seed)
+    dataset = make_dataset(
+        read_transformed(train_files, spec), settings.batch_size, training=True, seed=config.training.seed
+    )
     return Loop(_trainer_model(settings), dataset.repeat(), settings.n_train, settings.batch_size)
 
 
@@ -127,7 +134,7 @@ class MatmulBurst:
         started = time.perf_counter()
         for _ in range(products):
             tf.matmul(self.a, self.b).numpy()
-        return {"seconds": time.perf_counter() - started, "flops": 2.0 * self.n ** 3 * products}
+        return {"seconds": time.perf_counter() - started, "flops": 2.0 * self.n**3 * products}
 
 
 def rate(bursts: List[Dict[str, float]]) -> float:
@@ -138,36 +145,57 @@ def main() -> None:
     settings = parse_settings(__doc__)
     recorder = Recorder("throughput", settings)
     builder = tfds_builder(settings)
-    loops = {"tutorial": tutorial_loop(settings, builder), "trainer": trainer_loop(settings),
-             "memory": memory_loop(settings, builder)}
+    loops = {
+        "tutorial": tutorial_loop(settings, builder),
+        "trainer": trainer_loop(settings),
+        "memory": memory_loop(settings, builder),
+    }
     for loop in loops.values():
         loop.warm_up()
     pipeline_only = {name: loop.pipeline_only(PIPELINE_ONLY_BATCHES) for name, loop in loops.items()}
     matmul = MatmulBurst()
     rounds = []
     for order in alternating_orders([*loops, "matmul"], settings.burst_rounds):
-        rounds.append({"order": order, **{
-            name: matmul.burst(MATMUL_PRODUCTS_PER_BURST) if name == "matmul" else loops[name].burst(settings.burst_steps)
-            for name in order}})
+        rounds.append(
+            {
+                "order": order,
+                **{
+                    name: matmul.burst(MATMUL_PRODUCTS_PER_BURST)
+                    if name == "matmul"
+                    else loops[name].burst(settings.burst_steps)
+                    for name in order
+                },
+            }
+        )
     per_round = {name: [r[name]["images"] / r[name]["seconds"] for r in rounds] for name in loops}
 
     def ratio(a: str, b: str) -> Dict[str, float]:
         values = [x / y for x, y in zip(per_round[a], per_round[b])]
-        return {"median_of_rounds": statistics.median(values), "overall": rate([r[a] for r in rounds]) / rate([r[b] for r in rounds]),
-                "per_round": values}
+        return {
+            "median_of_rounds": statistics.median(values),
+            "overall": rate([r[a] for r in rounds]) / rate([r[b] for r in rounds]),
+            "per_round": values,
+        }
 
-    recorder.write({
-        "steps_per_burst": settings.burst_steps, "warmup_steps_left_out": WARMUP_STEPS,
-        "images_per_second": {name: rate([r[name] for r in rounds]) for name in loops},
-        "images_per_second_per_round": per_round,
-        "input_pipeline_alone_images_per_second": pipeline_only,
-        "matmul_size": MATMUL_SIZE,
-        "matmul_flops_per_second_per_round": [r["matmul"]["flops"] / r["matmul"]["seconds"] for r in rounds],
-        "ratios": {"trainer_over_tutorial": ratio("trainer", "tutorial"),
-                   "trainer_over_memory": ratio("trainer", "memory"),
-                   "tutorial_over_memory": ratio("tutorial", "memory")},
-        "rounds": rounds,
-    })
+    recorder.write(
+        {
+            "steps_per_burst": settings.burst_steps,
+            "warmup_steps_left_out": WARMUP_STEPS,
+            "images_per_second": {name: rate([r[name] for r in rounds]) for name in loops},
+            "images_per_second_per_round": per_round,
+            "input_pipeline_alone_images_per_second": pipeline_only,
+            "matmul_size": MATMUL_SIZE,
+            "matmul_flops_per_second_per_round": [
+                r["matmul"]["flops"] / r["matmul"]["seconds"] for r in rounds
+            ],
+            "ratios": {
+                "trainer_over_tutorial": ratio("trainer", "tutorial"),
+                "trainer_over_memory": ratio("trainer", "memory"),
+                "tutorial_over_memory": ratio("tutorial", "memory"),
+            },
+            "rounds": rounds,
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ All three models are then scored the same way (`bench.evaluation.score`: whole e
 nearest-resized masks, every pixel). The tutorial's own validation number (a fifth of the test
 set, bilinear masks, accuracy only) is reported next to it for reference.
 """
+
 import glob
 import json
 import os
@@ -26,7 +27,8 @@ from bench.data import resized_arrays, tfds_builder
 from bench.evaluation import score
 from bench.pipeline_run import artifact, execution_seconds, pipeline_config, trainer_settings
 from bench.step_timer import StepTimer, batch_sizes, warmup_steps
-from trainer.task import HISTORY_FILE, KERAS_DIR, WEIGHTS_FILE, build_for
+from contract.names import HISTORY_FILE, KERAS_DIR, WEIGHTS_FILE
+from trainer.task import build_for
 
 TUTORIAL_SEED = 42  # the Trainer's default seed
 
@@ -53,8 +55,9 @@ def augment_flips_agree(size: int, batches: int = 8, batch_size: int = 16) -> fl
     return float(tf.reduce_mean(tf.cast(tf.concat(agree, 0), tf.float32)))
 
 
-def train_tutorial(builder: tfds.core.DatasetBuilder, settings: Settings, mask_method: str,
-                   eval_images, eval_masks) -> Dict[str, object]:
+def train_tutorial(
+    builder: tfds.core.DatasetBuilder, settings: Settings, mask_method: str, eval_images, eval_masks
+) -> Dict[str, object]:
     """One tutorial training run: per-step times, its own history, and the common score."""
     keras.backend.clear_session()
     data = tutorial_port.input_pipelines(builder, settings.image_size, settings.batch_size, mask_method)
@@ -63,12 +66,18 @@ def train_tutorial(builder: tfds.core.DatasetBuilder, settings: Settings, mask_m
     started = time.perf_counter()
     history = tutorial_port.fit(model, data, settings.epochs, [timer]).history
     fit_seconds = time.perf_counter() - started
-    return {"mask_resize": mask_method, "fit_seconds": fit_seconds,
-            "steps_per_epoch": data.steps_per_epoch, "validation_steps": data.validation_steps,
-            "timing": timer.summary(batch_sizes(data.train_length, settings.batch_size),
-                                    warmup_steps(data.steps_per_epoch, settings.epochs)),
-            "own_history": history,
-            "score": score(model, eval_images, eval_masks)}
+    return {
+        "mask_resize": mask_method,
+        "fit_seconds": fit_seconds,
+        "steps_per_epoch": data.steps_per_epoch,
+        "validation_steps": data.validation_steps,
+        "timing": timer.summary(
+            batch_sizes(data.train_length, settings.batch_size),
+            warmup_steps(data.steps_per_epoch, settings.epochs),
+        ),
+        "own_history": history,
+        "score": score(model, eval_images, eval_masks),
+    }
 
 
 def event_epoch_seconds(model_run_uri: str) -> Dict[str, object]:
@@ -86,8 +95,10 @@ def event_epoch_seconds(model_run_uri: str) -> Dict[str, object]:
         if "epoch_loss" in tags:
             ends[event.step] = event.wall_time
     stamps = [begin] + [ends[epoch] for epoch in sorted(ends)]
-    return {"fit_seconds": stamps[-1] - stamps[0],
-            "epoch_seconds_with_validation": [b - a for a, b in zip(stamps, stamps[1:])]}
+    return {
+        "fit_seconds": stamps[-1] - stamps[0],
+        "epoch_seconds_with_validation": [b - a for a, b in zip(stamps, stamps[1:])],
+    }
 
 
 def trainer_side(settings: Settings, eval_images, eval_masks) -> Dict[str, object]:
@@ -99,11 +110,14 @@ def trainer_side(settings: Settings, eval_images, eval_masks) -> Dict[str, objec
     keras.backend.clear_session()
     model = build_for(trainer_settings(config), NUM_CLASSES)
     model.load_weights(os.path.join(model_uri, KERAS_DIR, WEIGHTS_FILE)).expect_partial()
-    return {"component_seconds": execution_seconds(config)["Trainer"]["seconds"],
-            "timing": event_epoch_seconds(artifact(config, "Trainer.ModelRun").uri),
-            "own_history": history["metrics"], "kept_epoch": history["kept_epoch"],
-            "bn_momentum_encoder": "0.9 (auto: encoder trained from scratch)",
-            "score": score(model, eval_images, eval_masks)}
+    return {
+        "component_seconds": execution_seconds(config)["Trainer"]["seconds"],
+        "timing": event_epoch_seconds(artifact(config, "Trainer.ModelRun").uri),
+        "own_history": history["metrics"],
+        "kept_epoch": history["kept_epoch"],
+        "bn_momentum_encoder": "0.9 (auto: encoder trained from scratch)",
+        "score": score(model, eval_images, eval_masks),
+    }
 
 
 def main() -> None:
@@ -111,23 +125,30 @@ def main() -> None:
     recorder = Recorder("training_compare", settings)
     builder = tfds_builder(settings)
     eval_images, eval_masks = resized_arrays(builder, "test", settings.image_size)
-    facts = {"bilinear_mask_fractional_pixel_share": fractional_label_share(builder, settings.image_size),
-             "augment_flips_agree_share": augment_flips_agree(settings.image_size)}
-    tutorial = {method: train_tutorial(builder, settings, method, eval_images, eval_masks)
-                for method in (tutorial_port.MASK_RESIZE_ORIGINAL, tutorial_port.MASK_RESIZE_FIXED)}
+    facts = {
+        "bilinear_mask_fractional_pixel_share": fractional_label_share(builder, settings.image_size),
+        "augment_flips_agree_share": augment_flips_agree(settings.image_size),
+    }
+    tutorial = {
+        method: train_tutorial(builder, settings, method, eval_images, eval_masks)
+        for method in (tutorial_port.MASK_RESIZE_ORIGINAL, tutorial_port.MASK_RESIZE_FIXED)
+    }
     ours = trainer_side(settings, eval_images, eval_masks)
     original = tutorial[tutorial_port.MASK_RESIZE_ORIGINAL]
-    recorder.write({
-        "tutorial_port": {"deviations": tutorial_port.DEVIATIONS, "runs": tutorial},
-        "trainer": ours,
-        "facts": facts,
-        "ratios_ours_over_tutorial_original": {
-            "mean_iou": ours["score"]["mean_iou"] / original["score"]["mean_iou"],
-            "pixel_accuracy": ours["score"]["pixel_accuracy"] / original["score"]["pixel_accuracy"],
-            "fit_seconds": ours["timing"]["fit_seconds"] / original["fit_seconds"]},
-        "note": "fit_seconds include validation: the tutorial validates on a fifth of the test "
-                "split, the Trainer on all of it; for training speed see throughput.json",
-    })
+    recorder.write(
+        {
+            "tutorial_port": {"deviations": tutorial_port.DEVIATIONS, "runs": tutorial},
+            "trainer": ours,
+            "facts": facts,
+            "ratios_ours_over_tutorial_original": {
+                "mean_iou": ours["score"]["mean_iou"] / original["score"]["mean_iou"],
+                "pixel_accuracy": ours["score"]["pixel_accuracy"] / original["score"]["pixel_accuracy"],
+                "fit_seconds": ours["timing"]["fit_seconds"] / original["fit_seconds"],
+            },
+            "note": "fit_seconds include validation: the tutorial validates on a fifth of the test "
+            "split, the Trainer on all of it; for training speed see throughput.json",
+        }
+    )
 
 
 if __name__ == "__main__":

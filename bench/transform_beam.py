@@ -8,6 +8,7 @@ pipeline's default) or `in_memory` with one worker. The two alternate, round by 
 Throughput counts every example transformed (train and eval), worker start-up included, since a
 pipeline run pays it too.
 """
+
 import os
 import shutil
 import time
@@ -20,26 +21,35 @@ from tfx.types import standard_artifacts
 from bench.common import Recorder, Settings, alternating_orders, parse_settings
 from bench.pipeline_run import artifact, execution_properties, pipeline_config
 
-MODES = {"multi_processing": ["--direct_running_mode=multi_processing",
-                              f"--direct_num_workers={os.cpu_count() or 1}"],
-         "in_memory": ["--direct_running_mode=in_memory", "--direct_num_workers=1"]}
+MODES = {
+    "multi_processing": [
+        "--direct_running_mode=multi_processing",
+        f"--direct_num_workers={os.cpu_count() or 1}",
+    ],
+    "in_memory": ["--direct_running_mode=in_memory", "--direct_num_workers=1"],
+}
 
 
 def run_transform(settings: Settings, mode: str, out_dir: str) -> float:
     """One Transform execution with the given DirectRunner mode; its wall seconds."""
     config = pipeline_config(settings)
     shutil.rmtree(out_dir, ignore_errors=True)
-    outputs = {"transform_graph": standard_artifacts.TransformGraph(),
-               "transformed_examples": standard_artifacts.Examples(),
-               "updated_analyzer_cache": standard_artifacts.TransformCache()}
+    outputs = {
+        "transform_graph": standard_artifacts.TransformGraph(),
+        "transformed_examples": standard_artifacts.Examples(),
+        "updated_analyzer_cache": standard_artifacts.TransformCache(),
+    }
     for key, output in outputs.items():
         output.uri = os.path.join(out_dir, key)
         os.makedirs(output.uri)
-    context = BaseBeamExecutor.Context(beam_pipeline_args=list(MODES[mode]),
-                                       tmp_dir=os.path.join(out_dir, "tmp"), unique_id=mode)
+    context = BaseBeamExecutor.Context(
+        beam_pipeline_args=list(MODES[mode]), tmp_dir=os.path.join(out_dir, "tmp"), unique_id=mode
+    )
     executor = transform_executor.Executor(context)
-    inputs = {"examples": [artifact(config, "TfdsExampleGen.Examples")],
-              "schema": [artifact(config, "ImportSchemaGen.Schema")]}
+    inputs = {
+        "examples": [artifact(config, "TfdsExampleGen.Examples")],
+        "schema": [artifact(config, "ImportSchemaGen.Schema")],
+    }
     properties = execution_properties(config, "Transform")
     started = time.perf_counter()
     executor.Do(inputs, {key: [output] for key, output in outputs.items()}, properties)
@@ -56,9 +66,15 @@ def main() -> None:
             seconds[mode].append(run_transform(settings, mode, os.path.join(settings.work_dir, "beam", mode)))
             print(f"round {index}: {mode} {seconds[mode][-1]:.1f} s")
     rates = {mode: examples * len(values) / sum(values) for mode, values in seconds.items()}
-    recorder.write({"examples_per_run": examples, "beam_args": MODES, "seconds": seconds,
-                    "images_per_second": rates,
-                    "multi_processing_over_in_memory": rates["multi_processing"] / rates["in_memory"]})
+    recorder.write(
+        {
+            "examples_per_run": examples,
+            "beam_args": MODES,
+            "seconds": seconds,
+            "images_per_second": rates,
+            "multi_processing_over_in_memory": rates["multi_processing"] / rates["in_memory"],
+        }
+    )
 
 
 if __name__ == "__main__":

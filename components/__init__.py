@@ -1,17 +1,23 @@
-"""Part of segpipe, the TFX pipeline for the tutorial's U-Net.
+"""segpipe's TFX components, one folder each with its executor and helpers.
 
-Every package entry point sets TF_USE_LEGACY_KERAS before TensorFlow can be imported: TFT and
-TFMA 1.16 only work with Keras 2 (tf_keras), and which Keras `tf.keras` is depends on import order.
+tfds_example_gen/  TfdsExampleGen: TFDS builder -> tf.Examples, spans, the bad-data gate
+evaluator/         TFX's Evaluator with the segmentation metrics; never its own baseline
+pusher/            TFX's Pusher publishing atomic TF Serving versions with warmup requests
+run_report/        RunReport: the run summary and the HTML report, in its artifact
+shared/            what several of them use: atomic directories, segmentation scores
+
+Names they share with the Trainer and the clients come from `contract` (imported first, so
+Keras 2 is settled before TensorFlow loads).
 """
-import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+from contract.names import RUN_REPORT_TYPE_NAME  # importing contract settles Keras 2 first
 
 
 def __getattr__(name: str):
-    """`components.RunReportArtifact`, importable by the name Vertex records for the type,
-    without making `import components` load TensorFlow."""
-    if name == "RunReportArtifact":
-        from components.run_report.component import RunReportArtifact  # pylint: disable=import-outside-toplevel
+    """`components.RunReportArtifact`, importable by the name Vertex records for the type
+    (contract.names.RUN_REPORT_TYPE_NAME), without making `import components` load TensorFlow."""
+    if name == RUN_REPORT_TYPE_NAME.rsplit(".", 1)[1]:
+        from components.run_report.component import RunReportArtifact
+
         return RunReportArtifact
     raise AttributeError(f"module 'components' has no attribute {name!r}")

@@ -1,6 +1,6 @@
 """The contract every stage shares: names, file names and per-dataset facts.
 
-Bottom layer of segpipe (docs/architecture.md): the pipeline, the components, the Trainer and
+Bottom layer of segpipe (README, "Architecture"): the pipeline, the components, the Trainer and
 the serving clients all take the names they must agree on from here (feature keys, signature
 and output names, artifact file names, class names and mask values), never from each other.
 It imports nothing but the standard library, so any process can load it in milliseconds.
@@ -11,6 +11,7 @@ TF_USE_LEGACY_KERAS when `tf.keras` is first touched (docs/stack.md, "Keras 2 vs
 Every package of segpipe imports `contract` first, so the variable is set before any of them
 can import TensorFlow.
 """
+
 import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")

@@ -19,6 +19,7 @@ being the 1-based index of the breed among the breeds of its species.
 This module only computes names and parses text: it has no side effects beyond reading the file
 handed to `parse_list_file`, and imports nothing beyond the standard library.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -103,20 +104,22 @@ XML_SUFFIX: str = ".xml"
 # of these names fails `download_and_prepare` (any other undecodable image is stored as is and
 # only fails when read). Earlier 4.x releases rewrote the file in place in the extraction
 # directory. Generators avoid these names; pre-checks can warn about them.
-TFDS_REENCODED_NAMES: frozenset[str] = frozenset({
-    "beagle_116",
-    "chihuahua_121",
-    "Abyssinian_5",
-    "Abyssinian_34",
-    "Egyptian_Mau_14",
-    "Egyptian_Mau_139",
-    "Egyptian_Mau_145",
-    "Egyptian_Mau_156",
-    "Egyptian_Mau_167",
-    "Egyptian_Mau_177",
-    "Egyptian_Mau_186",
-    "Egyptian_Mau_191",
-})
+TFDS_REENCODED_NAMES: frozenset[str] = frozenset(
+    {
+        "beagle_116",
+        "chihuahua_121",
+        "Abyssinian_5",
+        "Abyssinian_34",
+        "Egyptian_Mau_14",
+        "Egyptian_Mau_139",
+        "Egyptian_Mau_145",
+        "Egyptian_Mau_156",
+        "Egyptian_Mau_167",
+        "Egyptian_Mau_177",
+        "Egyptian_Mau_186",
+        "Egyptian_Mau_191",
+    }
+)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -167,7 +170,7 @@ class ListEntry:
         return CLASS_NAMES[self.class_id - 1]
 
     @classmethod
-    def for_class(cls, name: str, class_id: int) -> "ListEntry":
+    def for_class(cls, name: str, class_id: int) -> ListEntry:
         """Entry whose species and breed ids are derived from the class id (so consistent)."""
         return cls(name, class_id, species_of(class_id), breed_id_of(class_id))
 
@@ -192,9 +195,7 @@ def parse_list_line(line: str) -> ListEntry:
     try:
         class_id, species_id, breed_id = (int(f) for f in fields[1:])
     except ValueError:
-        raise ValueError(
-            f"class, species and breed ids must be integers: {line.strip()!r}"
-        ) from None
+        raise ValueError(f"class, species and breed ids must be integers: {line.strip()!r}") from None
     _check_class_id(class_id)
     expected = ListEntry.for_class(name, class_id)
     if (species_id, breed_id) != (expected.species_id, expected.breed_id):
@@ -213,7 +214,7 @@ def parse_list_file(path: PathLike) -> list[ListEntry]:
     """
     entries: list[ListEntry] = []
     first_seen: dict[str, int] = {}
-    with open(path, "r", encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:
         for line_no, line in enumerate(f, start=1):
             try:
                 entry = parse_list_line(line)
@@ -221,8 +222,7 @@ def parse_list_file(path: PathLike) -> list[ListEntry]:
                 raise ValueError(f"{os.fspath(path)}:{line_no}: malformed list line: {e}") from None
             if entry.name in first_seen:
                 raise ValueError(
-                    f"{os.fspath(path)}:{line_no}: name {entry.name!r} repeats line "
-                    f"{first_seen[entry.name]}"
+                    f"{os.fspath(path)}:{line_no}: name {entry.name!r} repeats line {first_seen[entry.name]}"
                 )
             first_seen[entry.name] = line_no
             entries.append(entry)
@@ -254,6 +254,4 @@ def list_file_path(root: PathLike, split: str) -> str:
     try:
         return os.path.join(root, SPLIT_LIST_FILES[split])
     except KeyError:
-        raise ValueError(
-            f"unknown split {split!r}; expected one of {sorted(SPLIT_LIST_FILES)}"
-        ) from None
+        raise ValueError(f"unknown split {split!r}; expected one of {sorted(SPLIT_LIST_FILES)}") from None

@@ -4,6 +4,7 @@ Used by the tests and by `segpipe make-data --faults N` so that anyone can watch
 gate work: each kind of fault is applied to N distinct list entries (trainval first), chosen
 deterministically from the seed, and the damaged names are returned per kind.
 """
+
 import os
 from typing import Dict, List
 
@@ -13,13 +14,13 @@ from PIL import Image
 from contract import oxford_pets as layout
 
 FAULT_KINDS = (
-    "truncated_image",      # JPEG cut in half: 'Premature end of JPEG data'
-    "not_an_image",         # random bytes under a .jpg name
-    "truncated_mask",       # PNG cut in half
-    "mask_wrong_size",      # trimap of another size than its image
+    "truncated_image",  # JPEG cut in half: 'Premature end of JPEG data'
+    "not_an_image",  # random bytes under a .jpg name
+    "truncated_mask",  # PNG cut in half
+    "mask_wrong_size",  # trimap of another size than its image
     "mask_unknown_values",  # trimap holding a value outside {1, 2, 3}
-    "missing_image",        # listed, but the JPEG is gone
-    "missing_mask",         # listed, but the trimap is gone
+    "missing_image",  # listed, but the JPEG is gone
+    "missing_mask",  # listed, but the trimap is gone
     "malformed_list_line",  # a list line that does not read '<name> <class> <species> <breed>'
 )
 
@@ -62,8 +63,9 @@ def _break_list_line(root: str, name: str) -> None:
 
 def inject_faults(root: str, per_kind: int, seed: int = 0) -> Dict[str, List[str]]:
     """Applies every fault kind to `per_kind` distinct entries; returns the names per kind."""
-    entries = [e for split in ("train", "test")
-               for e in layout.parse_list_file(layout.list_file_path(root, split))]
+    entries = [
+        e for split in ("train", "test") for e in layout.parse_list_file(layout.list_file_path(root, split))
+    ]
     needed = per_kind * len(FAULT_KINDS)
     if needed > len(entries):
         raise ValueError(f"per_kind={per_kind}: needs {needed} entries, the dataset has {len(entries)}")
@@ -71,7 +73,7 @@ def inject_faults(root: str, per_kind: int, seed: int = 0) -> Dict[str, List[str
     chosen = [entries[i] for i in sorted(rng.choice(len(entries), size=needed, replace=False))]
     damaged: Dict[str, List[str]] = {}
     for index, kind in enumerate(FAULT_KINDS):
-        for entry in chosen[index * per_kind:(index + 1) * per_kind]:
+        for entry in chosen[index * per_kind : (index + 1) * per_kind]:
             image, mask = layout.image_path(root, entry), layout.trimap_path(root, entry)
             if kind == "truncated_image":
                 _truncate(image)
@@ -92,4 +94,3 @@ def inject_faults(root: str, per_kind: int, seed: int = 0) -> Dict[str, List[str
                 _break_list_line(root, entry.name)
             damaged.setdefault(kind, []).append(entry.name)
     return damaged
-

@@ -17,6 +17,7 @@ something:
 Each image is drawn from its own random generator seeded by (seed, split, index), so the same
 seed gives byte-identical files and n_train does not change the test images. numpy and PIL only.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -110,7 +111,7 @@ class _BodyPlan:
     muzzle_len: float  # dogs only; 0 for cats
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _body_plan(class_id: int) -> _BodyPlan:
     """Proportions of a breed, drawn once from a generator seeded by the class id.
 
@@ -120,16 +121,24 @@ def _body_plan(class_id: int) -> _BodyPlan:
     r = np.random.default_rng(7919 * class_id)
     if layout.species_of(class_id) == layout.SPECIES_CAT:
         return _BodyPlan(
-            body_ry=r.uniform(0.13, 0.17), head_r=r.uniform(0.14, 0.17),
-            ear_len=r.uniform(0.6, 0.9), leg_len=r.uniform(0.28, 0.36),
-            leg_w=r.uniform(0.045, 0.06), tail_len=r.uniform(0.8, 1.1),
-            tail_w=r.uniform(0.035, 0.05), muzzle_len=0.0,
+            body_ry=r.uniform(0.13, 0.17),
+            head_r=r.uniform(0.14, 0.17),
+            ear_len=r.uniform(0.6, 0.9),
+            leg_len=r.uniform(0.28, 0.36),
+            leg_w=r.uniform(0.045, 0.06),
+            tail_len=r.uniform(0.8, 1.1),
+            tail_w=r.uniform(0.035, 0.05),
+            muzzle_len=0.0,
         )
     return _BodyPlan(
-        body_ry=r.uniform(0.19, 0.26), head_r=r.uniform(0.13, 0.16),
-        ear_len=r.uniform(0.10, 0.17), leg_len=r.uniform(0.34, 0.48),
-        leg_w=r.uniform(0.08, 0.11), tail_len=r.uniform(0.25, 0.5),
-        tail_w=r.uniform(0.05, 0.07), muzzle_len=r.uniform(0.10, 0.22),
+        body_ry=r.uniform(0.19, 0.26),
+        head_r=r.uniform(0.13, 0.16),
+        ear_len=r.uniform(0.10, 0.17),
+        leg_len=r.uniform(0.34, 0.48),
+        leg_w=r.uniform(0.08, 0.11),
+        tail_len=r.uniform(0.25, 0.5),
+        tail_w=r.uniform(0.05, 0.07),
+        muzzle_len=r.uniform(0.10, 0.22),
     )
 
 
@@ -145,8 +154,7 @@ class _Pet:
     nose_size: float
 
 
-def _ellipse(cx: float, cy: float, rx: float, ry: float, angle: float = 0.0,
-             n: int = 28) -> np.ndarray:
+def _ellipse(cx: float, cy: float, rx: float, ry: float, angle: float = 0.0, n: int = 28) -> np.ndarray:
     """Polygon approximating a rotated ellipse, so all parts can go through one affine transform."""
     t = np.linspace(0.0, 2.0 * math.pi, n, endpoint=False)
     x, y = rx * np.cos(t), ry * np.sin(t)
@@ -160,14 +168,12 @@ def _cat(plan: _BodyPlan, rng: np.random.Generator) -> _Pet:
     hc = np.array([0.50, -0.20])
     ears = []
     for angle in (-0.45 + rng.normal(0, 0.08), 0.35 + rng.normal(0, 0.08)):
-        base = [hc + 0.95 * r * np.array([math.sin(a), -math.cos(a)])
-                for a in (angle - 0.33, angle + 0.33)]
+        base = [hc + 0.95 * r * np.array([math.sin(a), -math.cos(a)]) for a in (angle - 0.33, angle + 0.33)]
         apex = hc + r * (1.0 + plan.ear_len) * np.array([math.sin(angle), -math.cos(angle)])
         ears.append(np.array([base[0], apex, base[1]]))
     t = np.linspace(0.0, 1.0, 9)[:, None]
     curl = rng.uniform(0.3, 0.8)
-    tail = np.array([-0.38, -0.04]) + plan.tail_len * np.hstack([-0.45 * t,
-                                                                 -curl * t**2 + 0.12 * t])
+    tail = np.array([-0.38, -0.04]) + plan.tail_len * np.hstack([-0.45 * t, -curl * t**2 + 0.12 * t])
     return _Pet(
         polygons={
             "body": [_ellipse(0.0, 0.0, 0.42, plan.body_ry)],
@@ -214,13 +220,9 @@ def _dog(plan: _BodyPlan, rng: np.random.Generator) -> _Pet:
     )
 
 
-def _legs(plan: _BodyPlan, xs: tuple[float, ...],
-          rng: np.random.Generator) -> list[tuple[np.ndarray, float]]:
+def _legs(plan: _BodyPlan, xs: tuple[float, ...], rng: np.random.Generator) -> list[tuple[np.ndarray, float]]:
     """Straight legs hanging from the body at the given x positions, each at a random stride."""
-    return [
-        (np.array([[x, 0.0], [x + rng.uniform(-0.06, 0.06), plan.leg_len]]), plan.leg_w)
-        for x in xs
-    ]
+    return [(np.array([[x, 0.0], [x + rng.uniform(-0.06, 0.06), plan.leg_len]]), plan.leg_w) for x in xs]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -236,8 +238,10 @@ class _Pose:
         """Pixel coordinates of local points (N x 2)."""
         c, s = math.cos(self.angle), math.sin(self.angle)
         x, y = self.flip * pts[:, 0], pts[:, 1]
-        return np.stack([self.centre[0] + self.scale * (c * x - s * y),
-                         self.centre[1] + self.scale * (s * x + c * y)], axis=1)
+        return np.stack(
+            [self.centre[0] + self.scale * (c * x - s * y), self.centre[1] + self.scale * (s * x + c * y)],
+            axis=1,
+        )
 
 
 def _all_points(pet: _Pet) -> np.ndarray:
@@ -271,8 +275,12 @@ def _place(rng: np.random.Generator, pet: _Pet, species: int, w: int, h: int) ->
     box is annotated in image coordinates.
     """
     area = rng.uniform(_MIN_PET_AREA, _MAX_PET_AREA) * w * h
-    pose = _Pose(math.sqrt(area / _UNIT_AREA[species]), rng.uniform(-0.35, 0.35),
-                 float(rng.choice([-1.0, 1.0])), (0.0, 0.0))
+    pose = _Pose(
+        math.sqrt(area / _UNIT_AREA[species]),
+        rng.uniform(-0.35, 0.35),
+        float(rng.choice([-1.0, 1.0])),
+        (0.0, 0.0),
+    )
     pts = pose.apply(_all_points(pet))
     head = pose.apply(_head_points(pet)).mean(axis=0)
     centre = []
@@ -290,8 +298,7 @@ def _xy(pts: np.ndarray) -> list[tuple[float, float]]:
     return [(float(x), float(y)) for x, y in pts]
 
 
-def _draw_pet(draw: ImageDraw.ImageDraw, pet: _Pet, pose: _Pose,
-              parts: Optional[set[str]] = None) -> None:
+def _draw_pet(draw: ImageDraw.ImageDraw, pet: _Pet, pose: _Pose, parts: Optional[set[str]] = None) -> None:
     """Draws the pet's parts (all by default) as 255 into a single-channel image."""
     for name, polys in pet.polygons.items():
         if parts is None or name in parts:
@@ -300,8 +307,9 @@ def _draw_pet(draw: ImageDraw.ImageDraw, pet: _Pet, pose: _Pose,
     for name, lines in pet.lines.items():
         if parts is None or name in parts:
             for line, width in lines:
-                draw.line(_xy(pose.apply(line)), fill=255, width=max(1, round(width * pose.scale)),
-                          joint="curve")
+                draw.line(
+                    _xy(pose.apply(line)), fill=255, width=max(1, round(width * pose.scale)), joint="curve"
+                )
 
 
 def _smooth_noise(rng: np.random.Generator, cells: tuple[int, int], w: int, h: int) -> np.ndarray:
@@ -334,8 +342,7 @@ def _clutter_colour(rng: np.random.Generator, look: _Look) -> RGB:
 _Shape = list[tuple[str, list[tuple[float, float]], int]]  # (kind, points, line width) to draw
 
 
-def _random_shape(rng: np.random.Generator, box: tuple[float, float, float, float],
-                  width: int) -> _Shape:
+def _random_shape(rng: np.random.Generator, box: tuple[float, float, float, float], width: int) -> _Shape:
     """A random clutter shape inside a box, as drawing operations that can be replayed (mask)."""
     x0, y0, x1, y1 = box
     kind = int(rng.integers(5))
@@ -347,8 +354,10 @@ def _random_shape(rng: np.random.Generator, box: tuple[float, float, float, floa
     if kind == 2:
         return [("line", [(x0, y0), (x1, y1)], width)]
     if kind == 3:
-        return [("line", [(x, y0), (x + 0.2 * (x1 - x0), y1)], max(1, width // 2))
-                for x in np.linspace(x0, x1, int(rng.integers(3, 8)))]
+        return [
+            ("line", [(x, y0), (x + 0.2 * (x1 - x0), y1)], max(1, width // 2))
+            for x in np.linspace(x0, x1, int(rng.integers(3, 8)))
+        ]
     return [("polygon", [(x0, y1), (x1, y1), (float(rng.uniform(x0, x1)), y0)], 0)]
 
 
@@ -361,8 +370,9 @@ def _draw_shape(draw: ImageDraw.ImageDraw, shape: _Shape, fill: object) -> None:
             draw.line(pts, fill=fill, width=width)
 
 
-def _random_box(rng: np.random.Generator, w: int, h: int,
-                max_frac: float) -> tuple[float, float, float, float]:
+def _random_box(
+    rng: np.random.Generator, w: int, h: int, max_frac: float
+) -> tuple[float, float, float, float]:
     """A random box anywhere in (or a little past) the image, up to max_frac of its size."""
     bw, bh = rng.uniform(0.05, max_frac) * w, rng.uniform(0.05, max_frac) * h
     x0, y0 = rng.uniform(-0.1 * w, w - 0.5 * bw), rng.uniform(-0.1 * h, h - 0.5 * bh)
@@ -397,7 +407,7 @@ def _background(rng: np.random.Generator, look: _Look, w: int, h: int) -> Image.
     img += rng.uniform(10, 50) * (_smooth_noise(rng, (5, 5), lw, lh) - 0.5)[..., None]
     low = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), "RGB")
     low = low.resize((w, h), Image.BILINEAR)
-    fine = (rng.uniform(0, 30) * (_smooth_noise(rng, (max(2, h // 3), max(2, w // 3)), w, h) - 0.5))
+    fine = rng.uniform(0, 30) * (_smooth_noise(rng, (max(2, h // 3), max(2, w // 3)), w, h) - 0.5)
     bg = Image.fromarray(_add_clipped(np.asarray(low), fine.astype(np.int16)[..., None]), "RGB")
     draw = ImageDraw.Draw(bg)
     for _ in range(int(rng.integers(4, 16))):
@@ -411,8 +421,9 @@ def _add_clipped(img: np.ndarray, delta: np.ndarray) -> np.ndarray:
     return np.clip(img.astype(np.int16) + delta, 0, 255).astype(np.uint8)
 
 
-def _pattern(rng: np.random.Generator, look: _Look, pet: _Pet, pose: _Pose, w: int,
-             h: int) -> Optional[np.ndarray]:
+def _pattern(
+    rng: np.random.Generator, look: _Look, pet: _Pet, pose: _Pose, w: int, h: int
+) -> Optional[np.ndarray]:
     """Where the breed's second colour shows, as weights in [0, 1]; None for solid fur."""
     if look.pattern == "solid":
         return None
@@ -440,8 +451,7 @@ def _pattern(rng: np.random.Generator, look: _Look, pet: _Pet, pose: _Pose, w: i
     return np.asarray(mask, np.float32) / 255.0
 
 
-def _fur(rng: np.random.Generator, look: _Look, pet: _Pet, pose: _Pose, w: int,
-         h: int) -> np.ndarray:
+def _fur(rng: np.random.Generator, look: _Look, pet: _Pet, pose: _Pose, w: int, h: int) -> np.ndarray:
     """Fur colour over the whole frame (used where the mask is on): pattern, shading and strands."""
     base = _jitter(rng, look.base, 0.12)
     fur = np.broadcast_to(base, (h, w, 3))
@@ -455,24 +465,27 @@ def _fur(rng: np.random.Generator, look: _Look, pet: _Pet, pose: _Pose, w: int,
     return fur * (light[:, None] * shade)[..., None]
 
 
-def _draw_face(rng: np.random.Generator, img: Image.Image, pet: _Pet, pose: _Pose,
-               species: int) -> None:
+def _draw_face(rng: np.random.Generator, img: Image.Image, pet: _Pet, pose: _Pose, species: int) -> None:
     """Eye and nose, so that heads have a little internal structure like real faces."""
     draw = ImageDraw.Draw(img)
-    (ex, ey), = pose.apply(pet.eye[None])
+    ((ex, ey),) = pose.apply(pet.eye[None])
     er = max(1.0, pet.eye_size * pose.scale)
-    iris = (tuple(int(v) for v in rng.choice([[120, 160, 40], [200, 170, 40], [80, 140, 200]]))
-            if species == layout.SPECIES_CAT else (50, 30, 20))
+    iris = (
+        tuple(int(v) for v in rng.choice([[120, 160, 40], [200, 170, 40], [80, 140, 200]]))
+        if species == layout.SPECIES_CAT
+        else (50, 30, 20)
+    )
     draw.ellipse((ex - er, ey - 0.7 * er, ex + er, ey + 0.7 * er), fill=iris)
     draw.ellipse((ex - 0.35 * er, ey - 0.6 * er, ex + 0.35 * er, ey + 0.6 * er), fill=(10, 10, 10))
-    (nx, ny), = pose.apply(pet.nose[None])
+    ((nx, ny),) = pose.apply(pet.nose[None])
     nr = max(1.0, pet.nose_size * pose.scale)
     nose = (190, 110, 110) if species == layout.SPECIES_CAT else (20, 18, 18)
     draw.ellipse((nx - nr, ny - 0.7 * nr, nx + nr, ny + 0.7 * nr), fill=nose)
 
 
-def _occlude(rng: np.random.Generator, img: Image.Image, mask: Image.Image, look: _Look, pet: _Pet,
-             pose: _Pose) -> bool:
+def _occlude(
+    rng: np.random.Generator, img: Image.Image, mask: Image.Image, look: _Look, pet: _Pet, pose: _Pose
+) -> bool:
     """Sometimes draws clutter in front of the pet and cuts it out of the mask; True if it did."""
     if rng.random() >= 0.3:
         return False
@@ -514,8 +527,12 @@ def _head_box(pet: _Pet, pose: _Pose, w: int, h: int) -> tuple[int, int, int, in
     """Head box in 1-based inclusive pixels clipped to the image, and whether it was clipped."""
     pts = pose.apply(_head_points(pet))
     (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
-    box = (max(1, math.floor(x0) + 1), max(1, math.floor(y0) + 1),
-           min(w, math.ceil(x1)), min(h, math.ceil(y1)))
+    box = (
+        max(1, math.floor(x0) + 1),
+        max(1, math.floor(y0) + 1),
+        min(w, math.ceil(x1)),
+        min(h, math.ceil(y1)),
+    )
     return (*box, x0 < 0 or y0 < 0 or x1 > w or y1 > h)
 
 
@@ -631,8 +648,7 @@ def _check_int(name: str, value: object, minimum: int) -> None:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
-def _write_example(root: str, entry: layout.ListEntry, split: str,
-                   rng: np.random.Generator) -> None:
+def _write_example(root: str, entry: layout.ListEntry, split: str, rng: np.random.Generator) -> None:
     """Renders and writes one example's JPEG, trimap and (train only) head-box XML."""
     r = _render(rng, entry.class_id)
     # No EXIF, no timestamps, no optimisation passes: the bytes depend on pixels and quality only.
@@ -661,8 +677,13 @@ def write_dataset(out_dir: str, n_train: int, n_test: int, seed: int = 0) -> dic
     for d in (layout.IMAGES_DIR, layout.TRIMAPS_DIR, layout.XMLS_DIR):
         os.makedirs(os.path.join(root, d), exist_ok=True)
     summary: dict = {
-        "root": root, "seed": seed, "counts": {}, "species_counts": {}, "class_counts": {},
-        "list_files": {}, "images_dir": os.path.join(root, layout.IMAGES_DIR),
+        "root": root,
+        "seed": seed,
+        "counts": {},
+        "species_counts": {},
+        "class_counts": {},
+        "list_files": {},
+        "images_dir": os.path.join(root, layout.IMAGES_DIR),
         "trimaps_dir": os.path.join(root, layout.TRIMAPS_DIR),
         "xmls_dir": os.path.join(root, layout.XMLS_DIR),
     }
@@ -679,8 +700,6 @@ def write_dataset(out_dir: str, n_train: int, n_test: int, seed: int = 0) -> dic
             name: sum(e.species_id == sid for e in entries)
             for sid, name in enumerate(layout.SPECIES_NAMES, start=1)
         }
-        summary["class_counts"][split] = {
-            b: sum(e.breed == b for e in entries) for b in layout.CLASS_NAMES
-        }
+        summary["class_counts"][split] = {b: sum(e.breed == b for e in entries) for b in layout.CLASS_NAMES}
         summary["list_files"][split] = list_file
     return summary

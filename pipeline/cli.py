@@ -9,28 +9,25 @@
     segpipe vertex compile|submit|schedule [--vertex-project P --gcs-root gs://B/P --image-uri I ...]
                                             the same pipeline on Vertex AI Pipelines
 
-Every setting flag comes from pipeline/config.py, so flags, config files and defaults cannot
-drift apart. A bad value ends the command before any work, with exit code 2 and a message
-naming the flag and what it accepts.
+Every setting flag comes from the settings' own declarations (pipeline/flags.py), so flags,
+config files and defaults cannot drift apart. A bad value ends the command before any work,
+with exit code 2 and a message naming the flag and what it accepts.
 """
+
 import argparse
 import json
 import logging
 import os
 import sys
 import warnings
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, List, NoReturn, Optional
 
-# TensorFlow's C++ log lines (CUDA probing, decoder complaints about the very files the
-# data-quality report names) bury the pipeline's progress; Python errors still surface.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-# google-api-core warns on every import that Python 3.10 support is ending; TFX 1.16 needs 3.10.
-warnings.filterwarnings("ignore", category=FutureWarning)
+from absl import logging as absl_logging
 
-from absl import logging as absl_logging  # pylint: disable=wrong-import-position
-
-from pipeline import config as config_lib  # pylint: disable=wrong-import-position
-from pipeline.run_lock import RunLockedError, run_lock  # pylint: disable=wrong-import-position
+from pipeline import flags, run_summary
+from pipeline.errors import ConfigError
+from pipeline.run_lock import RunLockedError, run_lock
+from pipeline.vertex_settings import validate_vertex
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -40,7 +37,7 @@ EXIT_BUSY = 3
 class _Parser(argparse.ArgumentParser):
     """argparse, but errors read 'segpipe run: error: --flag: ...' and exit with code 2."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message.replace('argument ', '')}\n")
 
@@ -54,44 +51,15 @@ def _positive_int(flag: str) -> Callable[[str], int]:
         if value < 1:
             raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
         return value
+
     parse.__name__ = flag
     return parse
 
 
-def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per setting in pipeline/config.py, grouped by config section."""
-    parser.add_argument("--config", metavar="FILE",
-                        help="YAML or JSON file of settings, by section (flags override it).")
-    groups: Dict[str, argparse._ArgumentGroup] = {}
-    for section, field, kind in config_lib.settings():
-        group = groups.setdefault(section, parser.add_argument_group(f"{section} settings"))
-        meta = field.metadata
-        default = field.default_factory() if callable(field.default_factory) else field.default  # type: ignore[misc]
-        kwargs = {"dest": f"{section}.{field.name}", "default": argparse.SUPPRESS,
-                  "help": f"{meta['help']} (default: {default!r})"}
-        if meta["choices"]:
-            kwargs["choices"] = meta["choices"]
-        if meta["metavar"]:
-            kwargs["metavar"] = meta["metavar"]
-        if kind == List[str]:
-            kwargs["action"] = "append"
-        group.add_argument(meta["flag"], **kwargs)
-
-
-def config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
-    """Defaults ← --config file ← flags; raises ConfigError on any bad value."""
-    overrides: Dict[Tuple[str, str], object] = {}
-    for dest, value in vars(args).items():
-        if "." in dest:
-            section, key = dest.split(".", 1)
-            overrides[(section, key)] = value
-    file_values = config_lib.load_file(args.config) if args.config else None
-    return config_lib.build_config(file_values, overrides)
-
-
 def _make_data(args: argparse.Namespace) -> int:
-    from datagen.synthetic_pets import write_dataset  # pylint: disable=import-outside-toplevel
-    from datagen.faults import inject_faults  # pylint: disable=import-outside-toplevel
+    from datagen.faults import inject_faults
+    from datagen.synthetic_pets import write_dataset
+
     summary = write_dataset(args.dir, n_train=args.train, n_test=args.test, seed=args.seed)
     if args.faults:
         summary["faults"] = inject_faults(args.dir, args.faults, seed=args.seed)
@@ -100,9 +68,10 @@ def _make_data(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
-    from pipeline import local_runner  # pylint: disable=import-outside-toplevel
-    from pipeline.run_outputs import describe_latest_run  # pylint: disable=import-outside-toplevel
+    config = flags.config_from_args(args)
+    from pipeline import local_runner
+    from pipeline.run_outputs import describe_latest_run
+
     with run_lock(config.output_dir, wait=args.wait):
         local_runner.run(config)
     print(describe_latest_run(config))
@@ -110,11 +79,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _retrain(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
-    config.training.warm_start_from_blessed = "yes"
-    from pipeline import local_runner  # pylint: disable=import-outside-toplevel
-    from pipeline.retrain import needs_training  # pylint: disable=import-outside-toplevel
-    from pipeline.run_outputs import describe_latest_run  # pylint: disable=import-outside-toplevel
+    config = flags.config_from_args(args)
+    config.training.warm_start_from_blessed = True
+    from pipeline import local_runner
+    from pipeline.retrain import needs_training
+    from pipeline.run_outputs import describe_latest_run
+
     with run_lock(config.output_dir, wait=args.wait):
         needed, why = needs_training(config)
         print(f"segpipe retrain: {why}")
@@ -125,37 +95,45 @@ def _retrain(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
-    from components.dataset_specs import dataset_spec  # pylint: disable=import-outside-toplevel
-    from trainer.models import format_trainable_summary, trainable_summary  # pylint: disable=import-outside-toplevel
-    from trainer.task import TrainerSettings, build_for  # pylint: disable=import-outside-toplevel
-    settings = TrainerSettings(config.model, config.training, config.dataset.name)
-    model = build_for(settings, len(dataset_spec(config.dataset.name).class_names))
-    print(f"{config.model.name} at {config.model.image_size}x{config.model.image_size}, "
-          f"encoder weights {config.model.encoder_weights}, freeze encoder {config.model.freeze_encoder}")
+    config = flags.config_from_args(args)
+    from contract.datasets import dataset_facts
+    from trainer.models import format_trainable_summary, trainable_summary
+    from trainer.settings import TrainerSettings
+    from trainer.task import build_for
+
+    settings = TrainerSettings(model=config.model, training=config.training, dataset=config.dataset.name)
+    model = build_for(settings, dataset_facts(config.dataset.name).num_classes)
+    print(
+        f"{config.model.name} at {config.model.image_size}x{config.model.image_size}, "
+        f"encoder weights {config.model.encoder_weights}, freeze encoder {config.model.freeze_encoder}"
+    )
     print(format_trainable_summary(trainable_summary(model)))
     return 0
 
 
 def _metrics(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
-    from pipeline.run_outputs import format_metrics_table, load_run_summary, run_summary_path  # pylint: disable=import-outside-toplevel
-    summary = load_run_summary(config)
+    config = flags.config_from_args(args)
+    summary = run_summary.load_summary(config.output_dir)
     if summary is None:
-        print(f"segpipe metrics: no run summary at {run_summary_path(config)}; run the pipeline first",
-              file=sys.stderr)
+        print(
+            f"segpipe metrics: no run summary at {run_summary.summary_path(config.output_dir)}; "
+            "run the pipeline first",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
-    print(json.dumps(summary, indent=2) if args.json else format_metrics_table(summary))
+    print(json.dumps(summary, indent=2) if args.json else run_summary.format_metrics_table(summary))
     return 0
 
 
 def _vertex(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
-    config_lib.validate_vertex(config, need_cron=args.vertex_command == "schedule")
-    from pipeline import vertex_jobs, vertex_runner  # pylint: disable=import-outside-toplevel
+    config = flags.config_from_args(args)
+    validate_vertex(config, need_cron=args.vertex_command == "schedule")
+    from pipeline import vertex_jobs, vertex_runner
+
     try:
         path = vertex_runner.compile_pipeline(
-            config, args.output_json or vertex_runner.default_output_json(config))
+            config, args.output_json or vertex_runner.default_output_json(config)
+        )
     except vertex_runner.VertexCompileError as error:
         print(f"segpipe vertex {args.vertex_command}: failed: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -166,27 +144,36 @@ def _vertex(args: argparse.Namespace) -> int:
         print(f"submitted {path} to Vertex AI Pipelines: {getattr(job, 'resource_name', '')}")
     else:
         schedule = vertex_jobs.schedule(config, path, args.display_name)
-        print(f"scheduled {path} on Vertex AI Pipelines at {config.vertex.schedule_cron!r}: "
-              f"{getattr(schedule, 'resource_name', '')}")
+        print(
+            f"scheduled {path} on Vertex AI Pipelines at {config.vertex.schedule_cron!r}: "
+            f"{getattr(schedule, 'resource_name', '')}"
+        )
     return 0
 
 
 def _add_vertex_commands(commands: argparse._SubParsersAction) -> None:
-    vertex = commands.add_parser("vertex", help="Compile the pipeline for Vertex AI Pipelines, "
-                                 "run it there once, or on a schedule.")
+    vertex = commands.add_parser(
+        "vertex", help="Compile the pipeline for Vertex AI Pipelines, run it there once, or on a schedule."
+    )
     actions = vertex.add_subparsers(dest="vertex_command", required=True, parser_class=_Parser)
     for name, help_text in (
-            ("compile", "Write the pipeline JSON (KubeflowV2) and print its path."),
-            ("submit", "Compile, then start one run on Vertex AI Pipelines."),
-            ("schedule", "Compile, then create a Vertex AI schedule that runs it on --cron.")):
+        ("compile", "Write the pipeline JSON (KubeflowV2) and print its path."),
+        ("submit", "Compile, then start one run on Vertex AI Pipelines."),
+        ("schedule", "Compile, then create a Vertex AI schedule that runs it on --cron."),
+    ):
         action = actions.add_parser(name, help=help_text)
-        action.add_argument("--output-json", metavar="FILE",
-                            help="Where to write the pipeline JSON (default: "
-                            "OUTPUT/vertex/PIPELINE_NAME.json).")
+        action.add_argument(
+            "--output-json",
+            metavar="FILE",
+            help="Where to write the pipeline JSON (default: OUTPUT/vertex/PIPELINE_NAME.json).",
+        )
         if name != "compile":
-            action.add_argument("--display-name", metavar="NAME",
-                                help="Display name of the run or schedule (default: the pipeline name).")
-        _add_setting_flags(action)
+            action.add_argument(
+                "--display-name",
+                metavar="NAME",
+                help="Display name of the run or schedule (default: the pipeline name).",
+            )
+        flags.add_setting_flags(action, flags.VERTEX_SECTIONS)
         action.set_defaults(handler=_vertex)
 
 
@@ -194,48 +181,78 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="segpipe", description="TFX pipeline for U-Net image segmentation.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    make_data = commands.add_parser("make-data", help="Write a synthetic dataset in the exact "
-                                    "on-disk layout of Oxford-IIIT Pet.")
+    make_data = commands.add_parser(
+        "make-data", help="Write a synthetic dataset in the exact on-disk layout of Oxford-IIIT Pet."
+    )
     make_data.add_argument("dir", help="Directory to write (images/, annotations/).")
-    make_data.add_argument("--train", type=_positive_int("--train"), default=1000,
-                           help="Images listed in annotations/trainval.txt (default 1000).")
-    make_data.add_argument("--test", type=_positive_int("--test"), default=500,
-                           help="Images listed in annotations/test.txt (default 500).")
+    make_data.add_argument(
+        "--train",
+        type=_positive_int("--train"),
+        default=1000,
+        help="Images listed in annotations/trainval.txt (default 1000).",
+    )
+    make_data.add_argument(
+        "--test",
+        type=_positive_int("--test"),
+        default=500,
+        help="Images listed in annotations/test.txt (default 500).",
+    )
     make_data.add_argument("--seed", type=int, default=0, help="Random seed (default 0).")
-    make_data.add_argument("--faults", type=int, default=0, metavar="N",
-                           help="Damage N entries per kind of bad data (truncated or non-image "
-                           "JPEGs, truncated masks, masks of the wrong size or with unknown "
-                           "values, missing files, malformed list lines) to see the gate work.")
+    make_data.add_argument(
+        "--faults",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Damage N entries per kind of bad data (truncated or non-image "
+        "JPEGs, truncated masks, masks of the wrong size or with unknown "
+        "values, missing files, malformed list lines) to see the gate work.",
+    )
     make_data.set_defaults(handler=_make_data)
 
     run = commands.add_parser("run", help="Run the pipeline on the local orchestrator.")
-    _add_setting_flags(run)
-    run.add_argument("--wait", action="store_true",
-                     help="If another run holds the output directory, wait for it instead of refusing.")
+    flags.add_setting_flags(run, flags.PIPELINE_SECTIONS)
+    run.add_argument(
+        "--wait",
+        action="store_true",
+        help="If another run holds the output directory, wait for it instead of refusing.",
+    )
     run.set_defaults(handler=_run)
 
-    retrain = commands.add_parser("retrain", help="Train again if a new span (or changed data) "
-                                  "arrived: warm-start from the latest blessed model, evaluate "
-                                  "against it, push only if better. Idempotent, for cron.")
-    _add_setting_flags(retrain)
-    retrain.add_argument("--wait", action="store_true",
-                         help="If another run holds the output directory, wait for it instead of refusing.")
+    retrain = commands.add_parser(
+        "retrain",
+        help="Train again if a new span (or changed data) "
+        "arrived: warm-start from the latest blessed model, evaluate "
+        "against it, push only if better. Idempotent, for cron.",
+    )
+    flags.add_setting_flags(retrain, flags.PIPELINE_SECTIONS)
+    retrain.add_argument(
+        "--wait",
+        action="store_true",
+        help="If another run holds the output directory, wait for it instead of refusing.",
+    )
     retrain.set_defaults(handler=_retrain)
 
-    summary = commands.add_parser("summary", help="Print which layers of the configured model "
-                                  "train and which are frozen, with parameter counts.")
-    _add_setting_flags(summary)
+    summary = commands.add_parser(
+        "summary",
+        help="Print which layers of the configured model train and which are frozen, with parameter counts.",
+    )
+    flags.add_setting_flags(summary, ("dataset", "model"))
     summary.set_defaults(handler=_summary)
 
-    metrics = commands.add_parser("metrics", help="Print the latest run's metrics per slice "
-                                  "(from OUTPUT/run_summary.json).")
+    metrics = commands.add_parser(
+        "metrics", help="Print the latest run's metrics per slice (from OUTPUT/run_summary.json)."
+    )
     metrics.add_argument("--json", action="store_true", help="Print the whole run summary as JSON.")
-    _add_setting_flags(metrics)
+    flags.add_setting_flags(metrics, ("output",))
     metrics.set_defaults(handler=_metrics)
 
-    from serving import predict_cli  # pylint: disable=import-outside-toplevel  (no TensorFlow import)
-    predict = commands.add_parser("predict", help="Segment images with TF Serving (REST or gRPC) "
-                                  "or the SavedModel in-process; writes masks and overlays.")
+    from serving import predict_cli
+
+    predict = commands.add_parser(
+        "predict",
+        help="Segment images with TF Serving (REST or gRPC) "
+        "or the SavedModel in-process; writes masks and overlays.",
+    )
     predict_cli.add_arguments(predict)
     predict.set_defaults(handler=predict_cli.run)
 
@@ -244,6 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    # TensorFlow's C++ log lines (CUDA probing, decoder complaints about the very files the
+    # data-quality report names) bury the pipeline's progress; Python errors still surface. Set
+    # before any command imports TensorFlow.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # google-api-core warns on every import that Python 3.10 support is ending; TFX 1.16 needs 3.10.
+    warnings.filterwarnings("ignore", category=FutureWarning)
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -251,10 +274,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     # TFX logs its progress through absl; TF's SavedModel export resets absl's verbosity to
     # WARNING, which would hide every "Component X is running." after the Trainer.
     absl_logging.set_verbosity(absl_logging.INFO)
-    from components.data_quality import DataQualityError  # pylint: disable=import-outside-toplevel
+    from components.tfds_example_gen.data_quality import DataQualityError
+
     try:
         return args.handler(args)
-    except config_lib.ConfigError as error:
+    except ConfigError as error:
         print(f"segpipe {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except RunLockedError as error:

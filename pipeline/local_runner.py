@@ -5,25 +5,31 @@
 from the file named by $SEGPIPE_CONFIG (YAML/JSON, as for `segpipe --config`), and calls
 LocalDagRunner().run exactly once, as that CLI requires.
 """
+
 import os
 import sys
+from typing import List, Optional
 
 if __name__ == "__main__":  # run as a script: its own folder would shadow the `pipeline` package
     sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-from tfx import v1 as tfx  # pylint: disable=wrong-import-position
+from tfx import v1 as tfx
+from tfx.dsl.components.base.base_node import BaseNode
 
-from pipeline.config import PipelineConfig, build_config, load_file  # pylint: disable=wrong-import-position
-from pipeline.pipeline import create_pipeline  # pylint: disable=wrong-import-position
-from pipeline.run_lock import run_lock  # pylint: disable=wrong-import-position
+from pipeline.config import PipelineConfig, build_config, load_file
+from pipeline.pipeline import create_pipeline
+from pipeline.run_lock import run_lock
+from pipeline.run_outputs import export_run_report
 
 CONFIG_ENV = "SEGPIPE_CONFIG"
 
 
-def run(config: PipelineConfig) -> None:
-    """Runs every component of the pipeline locally; cached outputs are reused."""
+def run(config: PipelineConfig, components: Optional[List[BaseNode]] = None) -> None:
+    """Runs the pipeline's components (all of them by default) locally, cached outputs reused,
+    then copies the run's summary and report to OUTPUT/."""
     os.makedirs(config.output_dir, exist_ok=True)
-    tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
+    tfx.orchestration.LocalDagRunner().run(create_pipeline(config, components=components))
+    export_run_report(config)
 
 
 if __name__ == "__main__":

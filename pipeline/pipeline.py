@@ -3,26 +3,27 @@
 ExampleGen (TFDS, with the bad-data gate) → StatisticsGen → SchemaGen (checked-in schema
 imported, or inferred) → ExampleValidator; Transform (decode, resize, normalise) → Trainer →
 Evaluator (against the latest blessed model, found by a Resolver) → Pusher (blessed only) →
-RunReport (OUTPUT/run_summary.json and OUTPUT/report/).
+RunReport (the run summary and the report, in its artifact).
 The same function feeds the local runner and the Vertex AI compiler, so every orchestrator
 runs the same DAG.
 """
+
 import os
 from typing import Callable, List, Optional
 
 from tfx import v1 as tfx
-from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.base.base_node import BaseNode
 
-from components.dataset_specs import dataset_spec
-from components.evaluation.eval_config import build_eval_config
-from components.evaluation.evaluator import Evaluator
+from components.evaluator.component import Evaluator
+from components.evaluator.eval_config import build_eval_config
+from components.pusher.component import Pusher
 from components.run_report.component import RunReport
 from components.tfds_example_gen import TfdsExampleGen
-from components.versioned_pusher import executor as versioned_pusher
-from components.versioned_pusher.executor import KEEP_VERSIONS_KEY, MODEL_NAME_KEY
-from pipeline.config import ConfigError, PipelineConfig
-from trainer.task import TrainerSettings
+from contract.datasets import dataset_facts
+from contract.names import EVAL_SPLIT, TRAIN_SPLIT
+from pipeline.config import PipelineConfig
+from pipeline.errors import ConfigError
+from trainer.settings import TrainerSettings
 
 # How an orchestrator swaps in its own Trainer or Pusher (Vertex AI: pipeline/vertex_runner.py).
 # A trainer factory takes tfx.components.Trainer's keyword arguments; a pusher factory takes the
@@ -31,25 +32,30 @@ TrainerFactory = Callable[..., BaseNode]
 PusherFactory = Callable[[tfx.dsl.Channel, tfx.dsl.Channel], BaseNode]
 
 
-def create_components(config: PipelineConfig, trainer_factory: Optional[TrainerFactory] = None,
-                      pusher_factory: Optional[PusherFactory] = None) -> List[BaseNode]:
+def create_components(
+    config: PipelineConfig,
+    trainer_factory: Optional[TrainerFactory] = None,
+    pusher_factory: Optional[PusherFactory] = None,
+) -> List[BaseNode]:
     """The pipeline's components, wired in order."""
     example_gen = TfdsExampleGen(
         dataset_name=config.dataset.name,
         dataset_version=config.dataset.version,
-        splits={"train": config.dataset.train_split, "eval": config.dataset.eval_split},
+        splits={TRAIN_SPLIT: config.dataset.train_split, EVAL_SPLIT: config.dataset.eval_split},
         data_dir=config.dataset.data_dir,
         tfds_dir=config.tfds_dir,
         max_bad_fraction=config.dataset.max_bad_fraction,
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-    if config.schema.mode == "import":
-        schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema.schema_file)
+    if config.data_schema.mode == "import":
+        schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema_file)
     else:
-        schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
-                                              infer_feature_shape=True)
+        schema_gen = tfx.components.SchemaGen(
+            statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True
+        )
     example_validator = tfx.components.ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    )
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
@@ -58,18 +64,28 @@ def create_components(config: PipelineConfig, trainer_factory: Optional[TrainerF
         disable_statistics=True,  # statistics of float pixel tensors say nothing StatisticsGen didn't
     )
     latest_blessed = latest_blessed_model_resolver()
-    warm_start = config.training.warm_start_from_blessed == "yes"
+    warm_start = config.training.warm_start_from_blessed
     trainer = (trainer_factory or tfx.components.Trainer)(
         run_fn="trainer.task.run_fn",
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         base_model=latest_blessed.outputs["model"] if warm_start else None,
-        custom_config=TrainerSettings(config.model, config.training, config.dataset.name).to_custom_config(),
+        custom_config=TrainerSettings(
+            model=config.model, training=config.training, dataset=config.dataset.name
+        ).to_custom_config(),
     )
-    return [example_gen, statistics_gen, schema_gen, example_validator, transform, trainer,
-            *release_components(config, example_gen.outputs["examples"], trainer.outputs["model"],
-                                pusher_factory, latest_blessed)]
+    return [
+        example_gen,
+        statistics_gen,
+        schema_gen,
+        example_validator,
+        transform,
+        trainer,
+        *release_components(
+            config, example_gen.outputs["examples"], trainer.outputs["model"], pusher_factory, latest_blessed
+        ),
+    ]
 
 
 def latest_blessed_model_resolver() -> BaseNode:
@@ -81,34 +97,41 @@ def latest_blessed_model_resolver() -> BaseNode:
     ).with_id("latest_blessed_model_resolver")
 
 
-def release_components(config: PipelineConfig, examples: tfx.dsl.Channel, model: tfx.dsl.Channel,
-                       pusher_factory: Optional[PusherFactory] = None,
-                       latest_blessed: Optional[BaseNode] = None) -> List[BaseNode]:
+def release_components(
+    config: PipelineConfig,
+    examples: tfx.dsl.Channel,
+    model: tfx.dsl.Channel,
+    pusher_factory: Optional[PusherFactory] = None,
+    latest_blessed: Optional[BaseNode] = None,
+) -> List[BaseNode]:
     """What decides and ships: Resolver → Evaluator → Pusher → RunReport, for any model channel."""
     latest_blessed = latest_blessed or latest_blessed_model_resolver()
     evaluator = Evaluator(
         examples=examples,
         model=model,
         baseline_model=latest_blessed.outputs["model"],
-        example_splits=["eval"],
-        eval_config=build_eval_config(len(dataset_spec(config.dataset.name).class_names),
-                                      config.evaluation.min_mean_iou, config.evaluation.min_improvement),
+        example_splits=[EVAL_SPLIT],
+        eval_config=build_eval_config(
+            dataset_facts(config.dataset.name).num_classes,
+            config.evaluation.min_mean_iou,
+            config.evaluation.min_improvement,
+        ),
     )
     if pusher_factory:
         pusher = pusher_factory(model, evaluator.outputs["blessing"])
     else:
         if config.push.serving_root.startswith("gs://"):
-            raise ConfigError(f"--serving-root: the local versioned Pusher publishes to a local or "
-                              f"mounted directory; a gs:// serving root needs `segpipe vertex`; "
-                              f"got {config.push.serving_root!r}")
-        pusher = tfx.components.Pusher(
+            raise ConfigError(
+                f"--serving-root: the local versioned Pusher publishes to a local or "
+                f"mounted directory; a gs:// serving root needs `segpipe vertex`; "
+                f"got {config.push.serving_root!r}"
+            )
+        pusher = Pusher(
             model=model,
             model_blessing=evaluator.outputs["blessing"],
-            push_destination=tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(
-                base_directory=os.path.join(config.serving_root, config.push.model_name))),
-            custom_config={KEEP_VERSIONS_KEY: config.push.keep_versions,
-                           MODEL_NAME_KEY: config.push.model_name},
-            custom_executor_spec=executor_spec.ExecutorClassSpec(versioned_pusher.Executor),
+            base_directory=os.path.join(config.serving_root, config.push.model_name),
+            model_name=config.push.model_name,
+            keep_versions=config.push.keep_versions,
         )
     run_report = RunReport(
         examples=examples,
@@ -116,7 +139,6 @@ def release_components(config: PipelineConfig, examples: tfx.dsl.Channel, model:
         evaluation=evaluator.outputs["evaluation"],
         blessing=evaluator.outputs["blessing"],
         pushed_model=pusher.outputs["pushed_model"],
-        output_dir=config.output_dir,
         dataset=config.dataset.name,
         pipeline_name=config.output.pipeline_name,
         min_mean_iou=config.evaluation.min_mean_iou,
@@ -125,9 +147,11 @@ def release_components(config: PipelineConfig, examples: tfx.dsl.Channel, model:
     return [latest_blessed, evaluator, pusher, run_report]
 
 
-def create_pipeline(config: PipelineConfig,
-                    metadata_connection_config: Optional[object] = None,
-                    components: Optional[List[BaseNode]] = None) -> tfx.dsl.Pipeline:
+def create_pipeline(
+    config: PipelineConfig,
+    metadata_connection_config: Optional[object] = None,
+    components: Optional[List[BaseNode]] = None,
+) -> tfx.dsl.Pipeline:
     """The TFX pipeline for this config; SQLite metadata under the output directory by default."""
     return tfx.dsl.Pipeline(
         pipeline_name=config.output.pipeline_name,

@@ -8,6 +8,7 @@ as the ExampleGen's driver resolves them) with the input of the last ExampleGen 
 Trainer trained on, as recorded in the metadata store; when they match there is nothing to do.
 That makes the command idempotent, so cron or a systemd timer can call it every hour.
 """
+
 import os
 from typing import Optional, Tuple
 
@@ -39,9 +40,8 @@ def last_trained_input(config: PipelineConfig) -> Optional[Identity]:
     examples, model = artifacts.get("TfdsExampleGen.Examples"), artifacts.get("Trainer.Model")
     if examples is None or model is None or model.id < examples.id:
         return None
-    span = examples.custom_properties["span"].int_value
-    fingerprint = (examples.custom_properties["input_fingerprint"].string_value
-                   or _download_identity(config))
+    span = examples.get_int_custom_property("span")
+    fingerprint = examples.get_string_custom_property("input_fingerprint") or _download_identity(config)
     return span, fingerprint
 
 

@@ -6,6 +6,7 @@ exclusive lock on OUTPUT/.segpipe.lock (flock: the kernel drops it when the proc
 by SIGKILL, so a killed run never leaves a stale lock). A second run refuses at once with a
 message naming the lock and the holder's PID, or, with --wait, waits for its turn.
 """
+
 import contextlib
 import errno
 import fcntl
@@ -38,7 +39,8 @@ def run_lock(output_dir: str, wait: bool = False) -> Iterator[str]:
             holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "unknown"
             raise RunLockedError(
                 f"another segpipe run (pid {holder}) holds {path}; it uses the same output "
-                f"directory. Wait for it to finish, or pass --wait to queue behind it") from None
+                f"directory. Wait for it to finish, or pass --wait to queue behind it"
+            ) from None
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, str(os.getpid()).encode(), 0)
         yield path

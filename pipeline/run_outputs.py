@@ -1,24 +1,42 @@
-"""What the last run produced, read back from the metadata store (MLMD).
+"""What the last run produced, read back from the metadata store (MLMD), and its exports.
 
 The store is the source of truth of a TFX run: it records every artifact with its URI and the
-span it came from, including the ones a cached run reused rather than wrote again.
+span it came from, including the ones a cached run reused rather than wrote again. After a
+local run, the RunReport artifact's summary and report are copied to OUTPUT/run_summary.json
+and OUTPUT/report/ (`export_run_report`): components write only into their artifacts, so the
+copy is the runner's job, and it runs whether RunReport executed or came from the cache.
 """
+
+import json
 import os
+import shutil
 from typing import Dict, Optional
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx.orchestration import metadata
+from tfx.types import artifact_utils
+from tfx.types.artifact import Artifact
 
-from components.tfds_example_gen.executor import REPORT_FILE
-from components.run_report.component import SUMMARY_FILE as RUN_SUMMARY_FILE, read_json
-from components.run_report.metrics_reader import slice_order
+from components.run_report.component import read_json
+from components.shared import atomic
+from contract.names import (
+    DATA_QUALITY_REPORT,
+    HISTORY_FILE,
+    REPORT_DIR,
+    REPORT_INDEX,
+    RUN_REPORT_TYPE_NAME,
+    RUN_SUMMARY,
+    TRAINABLE_LAYERS,
+)
 from pipeline.config import PipelineConfig
-from trainer.task import HISTORY_FILE, SUMMARY_FILE
+from pipeline.run_summary import load_summary, summary_path
+
+_OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
 
 
-def latest_artifacts(config: PipelineConfig) -> Dict[str, object]:
+def latest_artifacts(config: PipelineConfig) -> Dict[str, Artifact]:
     """The newest live artifact of each component output, keyed 'Component.Type'.
 
     Every TFX node has a 'node' context in MLMD ('<pipeline>.<node id>'); the output events of
@@ -26,87 +44,78 @@ def latest_artifacts(config: PipelineConfig) -> Dict[str, object]:
     """
     connection = metadata.sqlite_metadata_connection_config(config.metadata_path)
     store = metadata_store.MetadataStore(connection)
-    types = {t.id: t.name for t in store.get_artifact_types()}
+    types = {t.id: t for t in store.get_artifact_types()}
     prefix = config.output.pipeline_name + "."
-    latest: Dict[str, object] = {}
-    outputs = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+    latest: Dict[str, Artifact] = {}
     for context in store.get_contexts_by_type("node"):
         if not context.name.startswith(prefix):
             continue
-        node = context.name[len(prefix):]
+        node = context.name[len(prefix) :]
         executions = [e.id for e in store.get_executions_by_context(context.id)]
-        produced = {event.artifact_id for event in store.get_events_by_execution_ids(executions)
-                    if event.type in outputs}
-        for artifact in store.get_artifacts_by_id(sorted(produced)):
-            key = f"{node}.{types[artifact.type_id]}"
-            if artifact.state == artifact.LIVE and (key not in latest or artifact.id > latest[key].id):
-                latest[key] = artifact
+        produced = {
+            event.artifact_id
+            for event in store.get_events_by_execution_ids(executions)
+            if event.type in _OUTPUT_EVENTS
+        }
+        for found in store.get_artifacts_by_id(sorted(produced)):
+            key = f"{node}.{types[found.type_id].name}"
+            if found.state == found.LIVE and (key not in latest or found.id > latest[key].id):
+                latest[key] = artifact_utils.deserialize_artifact(types[found.type_id], found)
     return latest
 
 
-def quality_report(examples_uri: str) -> Optional[dict]:
-    return read_json(os.path.join(examples_uri, REPORT_FILE))
+def quality_report(examples: Artifact) -> Optional[dict]:
+    return read_json(os.path.join(examples.uri, DATA_QUALITY_REPORT))
 
 
-def anomalies_by_split(anomalies_uri: str) -> Dict[str, Dict[str, str]]:
+def anomalies_by_split(anomalies: Artifact) -> Dict[str, Dict[str, str]]:
     """ExampleValidator's findings: {split: {feature: description}} (empty when clean)."""
     found: Dict[str, Dict[str, str]] = {}
-    for split_dir in sorted(os.listdir(anomalies_uri)):
-        path = os.path.join(anomalies_uri, split_dir, "SchemaDiff.pb")
-        if split_dir.startswith("Split-") and os.path.isfile(path):
-            anomalies = anomalies_pb2.Anomalies()
+    for split in artifact_utils.decode_split_names(anomalies.split_names):
+        path = os.path.join(artifact_utils.get_split_uri([anomalies], split), "SchemaDiff.pb")
+        if os.path.isfile(path):
+            proto = anomalies_pb2.Anomalies()
             with open(path, "rb") as handle:
-                anomalies.ParseFromString(handle.read())
-            found[split_dir[len("Split-"):]] = {
-                feature: info.description for feature, info in anomalies.anomaly_info.items()}
+                proto.ParseFromString(handle.read())
+            found[split] = {feature: info.description for feature, info in proto.anomaly_info.items()}
     return found
 
 
-def training_result(model_uri: str) -> Optional[dict]:
-    """The Trainer's eval metrics at the epoch whose weights were kept (best mean IoU)."""
-    saved = read_json(os.path.join(model_uri, HISTORY_FILE))
+def training_result(model: Artifact) -> Optional[dict]:
+    """The Trainer's validation metrics at the epoch whose weights were kept (best mean IoU)."""
+    saved = read_json(os.path.join(model.uri, HISTORY_FILE))
     if saved is None:
         return None
     metrics, kept = saved["metrics"], saved["kept_epoch"]
-    return {"epochs": len(metrics["loss"]), "kept_epoch": kept,
-            "eval_pixel_accuracy": metrics["val_pixel_accuracy"][kept - 1],
-            "eval_mean_iou": metrics["val_mean_iou"][kept - 1],
-            "majority_class_baseline": saved["majority_class_baseline"]}
+    return {
+        "epochs": len(metrics["loss"]),
+        "kept_epoch": kept,
+        "eval_pixel_accuracy": metrics["val_pixel_accuracy"][kept - 1],
+        "eval_mean_iou": metrics["val_mean_iou"][kept - 1],
+        "majority_class_baseline": saved["majority_class_baseline"],
+    }
 
 
-def run_summary_path(config: PipelineConfig) -> str:
-    return os.path.join(config.output_dir, RUN_SUMMARY_FILE)
+def export_run_report(config: PipelineConfig) -> Optional[str]:
+    """Copies the latest RunReport's summary and report to OUTPUT/, each replaced whole.
 
-
-def load_run_summary(config: PipelineConfig) -> Optional[dict]:
-    """OUTPUT/run_summary.json of the latest run, or None before the first complete run."""
-    return read_json(run_summary_path(config))
-
-
-def _number(value) -> str:
-    return "n/a" if value is None or value != value else f"{value:.4f}"
-
-
-def format_metrics_table(summary: dict) -> str:
-    """The latest run's metrics: one row per slice, one column per metric and class."""
-    overall = summary["metrics"]["overall"]
-    classes = list(overall.get("iou", {}))
-    header = (["slice", "pixel acc", "mean IoU"] + [f"IoU {c}" for c in classes]
-              + [f"Dice {c}" for c in classes])
-    rows = []
-    slices = summary["metrics"]["slices"]
-    for name, values in [("overall", overall)] + [(n, slices[n]) for n in slice_order(slices)]:
-        rows.append([name, _number(values.get("pixel_accuracy")), _number(values.get("mean_iou"))]
-                    + [_number(values.get("iou", {}).get(c)) for c in classes]
-                    + [_number(values.get("dice", {}).get(c)) for c in classes])
-    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
-    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)) for row in [header] + rows]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    blessing = summary["blessing"]
-    lines.append("")
-    lines.append(f"{'BLESSED' if blessing['blessed'] else 'NOT blessed'}: {blessing['reason']}")
-    lines.append(f"pushed: {summary['pushed_model'] or 'nothing'}; report: {summary['report']}")
-    return "\n".join(lines)
+    The exported summary names the exported report. Returns the summary's path, or None when
+    no RunReport artifact exists yet.
+    """
+    if not os.path.isfile(config.metadata_path):
+        return None
+    report = latest_artifacts(config).get(f"RunReport.{RUN_REPORT_TYPE_NAME}")
+    if report is None:
+        return None
+    target = os.path.join(config.output_dir, REPORT_DIR)
+    with atomic.staged_directory(config.output_dir) as staging:
+        shutil.copytree(os.path.join(report.uri, REPORT_DIR), staging, dirs_exist_ok=True)
+        atomic.replace_directory(staging, target)
+    summary = read_json(os.path.join(report.uri, RUN_SUMMARY)) or {}
+    summary["report"] = os.path.join(target, REPORT_INDEX)
+    path = summary_path(config.output_dir)
+    atomic.write_file(path, json.dumps(summary, indent=2).encode())
+    return path
 
 
 def describe_latest_run(config: PipelineConfig) -> str:
@@ -114,33 +123,39 @@ def describe_latest_run(config: PipelineConfig) -> str:
     artifacts = latest_artifacts(config)
     lines = [f"pipeline {config.output.pipeline_name}: outputs under {config.output_dir}"]
     for type_name, artifact in sorted(artifacts.items()):
-        span = artifact.custom_properties.get("span")
-        suffix = f" (span {span.int_value})" if span is not None else ""
+        span = artifact.get_int_custom_property("span") if artifact.has_custom_property("span") else None
+        suffix = f" (span {span})" if span is not None else ""
         lines.append(f"  {type_name}: {artifact.uri}{suffix}")
     examples = artifacts.get("TfdsExampleGen.Examples")
-    report = quality_report(examples.uri) if examples else None
-    if report:
-        lines.append(f"  data quality: {report['good']} good, {report['bad']} bad "
-                     f"({report['bad_fraction']:.2%}) per split {report['good_per_split']}; "
-                     f"{os.path.join(examples.uri, REPORT_FILE)}")
+    report = quality_report(examples) if examples else None
+    if examples and report:
+        lines.append(
+            f"  data quality: {report['good']} good, {report['bad']} bad "
+            f"({report['bad_fraction']:.2%}) per split {report['good_per_split']}; "
+            f"{os.path.join(examples.uri, DATA_QUALITY_REPORT)}"
+        )
     model = artifacts.get("Trainer.Model")
-    result = training_result(model.uri) if model else None
-    if result:
-        lines.append(f"  training: {result['epochs']} epochs, kept epoch {result['kept_epoch']}: eval "
-                     f"pixel accuracy {result['eval_pixel_accuracy']:.3f}, mean IoU "
-                     f"{result['eval_mean_iou']:.3f} (predicting the majority class everywhere: "
-                     f"{result['majority_class_baseline']['pixel_accuracy']:.3f}, "
-                     f"{result['majority_class_baseline']['mean_iou']:.3f}); layers that train: "
-                     f"{os.path.join(model.uri, SUMMARY_FILE + '.txt')}")
-    summary = load_run_summary(config)
+    result = training_result(model) if model else None
+    if model and result:
+        lines.append(
+            f"  training: {result['epochs']} epochs, kept epoch {result['kept_epoch']}: eval "
+            f"pixel accuracy {result['eval_pixel_accuracy']:.3f}, mean IoU "
+            f"{result['eval_mean_iou']:.3f} (predicting the majority class everywhere: "
+            f"{result['majority_class_baseline']['pixel_accuracy']:.3f}, "
+            f"{result['majority_class_baseline']['mean_iou']:.3f}); layers that train: "
+            f"{os.path.join(model.uri, TRAINABLE_LAYERS + '.txt')}"
+        )
+    summary = load_summary(config.output_dir)
     if summary:
         blessing = summary["blessing"]
-        lines.append(f"  evaluation: {'BLESSED' if blessing['blessed'] else 'NOT blessed'}: {blessing['reason']}")
+        lines.append(
+            f"  evaluation: {'BLESSED' if blessing['blessed'] else 'NOT blessed'}: {blessing['reason']}"
+        )
         lines.append(f"  pushed: {summary['pushed_model'] or 'nothing (not blessed)'}")
         lines.append(f"  report: {summary['report']}")
-        lines.append(f"  run summary: {run_summary_path(config)}")
+        lines.append(f"  run summary: {summary_path(config.output_dir)}")
     validator = artifacts.get("ExampleValidator.ExampleAnomalies")
     if validator:
-        findings = {s: f for s, f in anomalies_by_split(validator.uri).items() if f}
+        findings = {s: f for s, f in anomalies_by_split(validator).items() if f}
         lines.append(f"  schema anomalies: {findings or 'none'}")
     return "\n".join(lines)

@@ -6,19 +6,19 @@ needs it installed), or any object with the same `PipelineJob` — tests pass a 
 reach the network. The GCS layout under --gcs-root is defined here too, as plain strings, so the
 compiler (pipeline/vertex_runner.py) and the jobs agree on where the pipeline root is.
 """
+
 import importlib
 from typing import Any, Optional
 
 from pipeline.config import PipelineConfig
 
-# Under --gcs-root: what Vertex writes per run, Beam's scratch space, the TFDS copy, the
-# serving root (when no endpoint is set) and RunReport's exports.
+# Under --gcs-root: what Vertex writes per run, Beam's scratch space, the TFDS copy and the
+# serving root (when no endpoint is set).
 PIPELINE_ROOT_DIR = "pipeline_root"
 TEMP_DIR = "tmp"
 STAGING_DIR = "staging"
 TFDS_DIR = "tfds"
 SERVING_DIR = "serving"
-OUTPUT_DIR = "output"
 
 
 def gcs_location(config: PipelineConfig, *parts: str) -> str:
@@ -36,8 +36,9 @@ def default_client() -> Any:
     return importlib.import_module("google.cloud.aiplatform")
 
 
-def pipeline_job(config: PipelineConfig, template_path: str, display_name: Optional[str] = None,
-                 aiplatform: Any = None) -> Any:
+def pipeline_job(
+    config: PipelineConfig, template_path: str, display_name: Optional[str] = None, aiplatform: Any = None
+) -> Any:
     """An aiplatform.PipelineJob of the compiled template, cached steps reused, not yet started."""
     client = aiplatform if aiplatform is not None else default_client()
     return client.PipelineJob(
@@ -50,16 +51,18 @@ def pipeline_job(config: PipelineConfig, template_path: str, display_name: Optio
     )
 
 
-def submit(config: PipelineConfig, template_path: str, display_name: Optional[str] = None,
-           aiplatform: Any = None) -> Any:
+def submit(
+    config: PipelineConfig, template_path: str, display_name: Optional[str] = None, aiplatform: Any = None
+) -> Any:
     """Starts one run of the compiled pipeline and returns its PipelineJob (without waiting)."""
     job = pipeline_job(config, template_path, display_name, aiplatform)
     job.submit(service_account=config.vertex.service_account or None)
     return job
 
 
-def schedule(config: PipelineConfig, template_path: str, display_name: Optional[str] = None,
-             aiplatform: Any = None) -> Any:
+def schedule(
+    config: PipelineConfig, template_path: str, display_name: Optional[str] = None, aiplatform: Any = None
+) -> Any:
     """Creates a Vertex AI schedule that runs the compiled pipeline on --cron; returns it."""
     job = pipeline_job(config, template_path, display_name, aiplatform)
     return job.create_schedule(

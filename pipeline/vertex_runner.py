@@ -5,9 +5,10 @@ DAG with pipeline/pipeline.py's `create_components` and writes it with TFX's
 KubeflowV2DagRunner. Every container runs the pipeline image (--image-uri, built from the
 Dockerfile), and these parts differ from the local run:
 
-- Locations: the pipeline root, the TFDS copy, the serving root and RunReport's exports live
-  under --gcs-root (`VertexPipelineConfig`); files of this repository that a component reads
-  (the imported schema, an encoder weights file) are named by their path in the image.
+- Locations: the pipeline root (where RunReport's summary and report live, in its artifact),
+  the TFDS copy and the serving root live under --gcs-root (`VertexPipelineConfig`); files of
+  this repository that a component reads (the imported schema, an encoder weights file) are
+  named by their path in the image.
 - Trainer: `tfx.extensions.google_cloud_ai_platform.Trainer`, which starts a Vertex AI custom
   training job on --replica-count workers of --trainer-machine-type with --accelerator-count
   --accelerator-type GPUs, all running the pipeline image. Its custom_config is the local
@@ -33,8 +34,7 @@ DRIVER_CLASS is ignored. The executor resolves {SPAN} itself when no driver ran;
 --data-dir must be empty anyway (TFDS downloads into --gcs-root), so the dataset's identity is
 its name and version, which are in the cache key.
 """
-import copy
-import dataclasses
+
 import os
 import posixpath
 from typing import Any, Dict, List, Tuple
@@ -47,16 +47,18 @@ from tfx.orchestration.kubeflow.v2 import compiler_utils
 from tfx.utils import import_utils
 
 from pipeline import vertex_jobs
-from pipeline.config import REPOSITORY_DIR, PipelineConfig, validate_vertex
+from pipeline.config import PipelineConfig
 from pipeline.pipeline import PusherFactory, TrainerFactory, create_components
+from pipeline.vertex_settings import REPOSITORY_DIR, validate_vertex
+from trainer.settings import ENCODER_WEIGHTS
 
 # Where the Dockerfile copies this repository (its WORKDIR).
 IMAGE_REPOSITORY_DIR = "/pipeline"
 
-ENABLE_VERTEX_KEY = aip_constants.ENABLE_VERTEX_KEY            # ai_platform_enable_vertex
-VERTEX_REGION_KEY = aip_constants.VERTEX_REGION_KEY            # ai_platform_vertex_region
-TRAINING_ARGS_KEY = aip_trainer_executor.TRAINING_ARGS_KEY     # ai_platform_training_args
-SERVING_ARGS_KEY = aip_constants.SERVING_ARGS_KEY              # ai_platform_serving_args
+ENABLE_VERTEX_KEY = aip_constants.ENABLE_VERTEX_KEY  # ai_platform_enable_vertex
+VERTEX_REGION_KEY = aip_constants.VERTEX_REGION_KEY  # ai_platform_vertex_region
+TRAINING_ARGS_KEY = aip_trainer_executor.TRAINING_ARGS_KEY  # ai_platform_training_args
+SERVING_ARGS_KEY = aip_constants.SERVING_ARGS_KEY  # ai_platform_serving_args
 SERVING_IMAGE_KEY = aip_constants.VERTEX_CONTAINER_IMAGE_URI_KEY  # ai_platform_vertex_container_image_uri
 
 
@@ -74,17 +76,15 @@ class VertexPipelineConfig(PipelineConfig):
     @classmethod
     def of(cls, config: PipelineConfig) -> "VertexPipelineConfig":
         """A copy of config for Vertex; repository files are renamed to their path in the image."""
-        result = cls(**{f.name: copy.deepcopy(getattr(config, f.name))
-                        for f in dataclasses.fields(PipelineConfig)})
-        if result.schema.mode == "import":
-            result.schema.schema_file = image_path(result.schema.schema_file)
-        if result.model.encoder_weights not in ("imagenet", "none"):
-            result.model.encoder_weights = image_path(result.model.encoder_weights)
+        result = cls.model_validate(config.to_dict())
+        if result.data_schema.mode == "import":
+            result.data_schema.schema_file = image_path(config.schema_file)
+        if result.model.encoder_weights not in ENCODER_WEIGHTS:
+            # The image's path does not exist on this machine: copy without re-checking it.
+            result.model = result.model.model_copy(
+                update={"encoder_weights": image_path(result.model.encoder_weights)}
+            )
         return result
-
-    @property
-    def output_dir(self) -> str:
-        return vertex_jobs.gcs_location(self, vertex_jobs.OUTPUT_DIR)
 
     @property
     def pipeline_root(self) -> str:
@@ -107,23 +107,22 @@ class VertexPipelineConfig(PipelineConfig):
         return vertex_jobs.gcs_location(self, vertex_jobs.STAGING_DIR)
 
     def beam_pipeline_args(self) -> List[str]:
-        """Dataflow with the pipeline image on the workers, or the DirectRunner; then --beam-arg."""
+        """Dataflow with the pipeline image on the workers, or the local DirectRunner's; then --beam-arg."""
         vertex = self.vertex
-        if vertex.use_dataflow == "yes":
-            args = ["--runner=DataflowRunner",
-                    f"--project={vertex.project}",
-                    f"--region={vertex.region}",
-                    f"--temp_location={self.temp_location}",
-                    f"--staging_location={self.staging_location}",
-                    f"--sdk_container_image={vertex.image_uri}",
-                    f"--machine_type={vertex.dataflow_machine_type}",
-                    f"--max_num_workers={vertex.dataflow_max_workers}"]
-            if vertex.service_account:
-                args.append(f"--service_account_email={vertex.service_account}")
-        else:
-            # 0 workers: Beam uses every core of the machine the component runs on.
-            args = [f"--direct_running_mode={self.beam.direct_running_mode}",
-                    f"--direct_num_workers={self.beam.direct_num_workers}"]
+        if not vertex.use_dataflow:
+            return super().beam_pipeline_args()
+        args = [
+            "--runner=DataflowRunner",
+            f"--project={vertex.project}",
+            f"--region={vertex.region}",
+            f"--temp_location={self.temp_location}",
+            f"--staging_location={self.staging_location}",
+            f"--sdk_container_image={vertex.image_uri}",
+            f"--machine_type={vertex.dataflow_machine_type}",
+            f"--max_num_workers={vertex.dataflow_max_workers}",
+        ]
+        if vertex.service_account:
+            args.append(f"--service_account_email={vertex.service_account}")
         return [*args, *self.beam.extra_args]
 
 
@@ -138,24 +137,36 @@ def worker_pool_specs(config: PipelineConfig) -> List[Dict[str, Any]]:
     vertex = config.vertex
     machine_spec: Dict[str, Any] = {"machine_type": vertex.machine_type}
     if vertex.accelerator_type != "NONE":
-        machine_spec.update(accelerator_type=vertex.accelerator_type,
-                            accelerator_count=vertex.accelerator_count)
-    pools = [{"machine_spec": machine_spec, "replica_count": 1,
-              "container_spec": {"image_uri": vertex.image_uri}}]
+        machine_spec.update(
+            accelerator_type=vertex.accelerator_type, accelerator_count=vertex.accelerator_count
+        )
+    pools = [
+        {"machine_spec": machine_spec, "replica_count": 1, "container_spec": {"image_uri": vertex.image_uri}}
+    ]
     if vertex.replica_count > 1:
-        pools.append({"machine_spec": dict(machine_spec), "replica_count": vertex.replica_count - 1,
-                      "container_spec": {"image_uri": vertex.image_uri}})
+        pools.append(
+            {
+                "machine_spec": dict(machine_spec),
+                "replica_count": vertex.replica_count - 1,
+                "container_spec": {"image_uri": vertex.image_uri},
+            }
+        )
     return pools
 
 
 def training_custom_config(config: PipelineConfig) -> Dict[str, Any]:
     """The ai_platform_* keys of the Vertex Trainer's custom_config."""
-    training_args: Dict[str, Any] = {"project": config.vertex.project,
-                                     "worker_pool_specs": worker_pool_specs(config)}
+    training_args: Dict[str, Any] = {
+        "project": config.vertex.project,
+        "worker_pool_specs": worker_pool_specs(config),
+    }
     if config.vertex.service_account:
         training_args["service_account"] = config.vertex.service_account
-    return {ENABLE_VERTEX_KEY: True, VERTEX_REGION_KEY: config.vertex.region,
-            TRAINING_ARGS_KEY: training_args}
+    return {
+        ENABLE_VERTEX_KEY: True,
+        VERTEX_REGION_KEY: config.vertex.region,
+        TRAINING_ARGS_KEY: training_args,
+    }
 
 
 def vertex_trainer(config: PipelineConfig) -> TrainerFactory:
@@ -167,7 +178,9 @@ def vertex_trainer(config: PipelineConfig) -> TrainerFactory:
         if clash:
             raise VertexCompileError(f"Trainer custom_config keys {clash} clash with Vertex AI's")
         return tfx.extensions.google_cloud_ai_platform.Trainer(
-            custom_config={**custom_config, **vertex_keys}, **kwargs)
+            custom_config={**custom_config, **vertex_keys}, **kwargs
+        )
+
     return make
 
 
@@ -175,22 +188,36 @@ def serving_custom_config(config: PipelineConfig) -> Dict[str, Any]:
     """The Vertex endpoint Pusher's custom_config (the region is ai_platform_vertex_region:
     TFX deprecates `regions` in the serving args for Vertex)."""
     vertex = config.vertex
-    return {ENABLE_VERTEX_KEY: True, VERTEX_REGION_KEY: vertex.region,
-            SERVING_IMAGE_KEY: vertex.serving_image,
-            SERVING_ARGS_KEY: {"project_id": vertex.project, "endpoint_name": vertex.endpoint_name,
-                               "machine_type": vertex.serving_machine_type}}
+    return {
+        ENABLE_VERTEX_KEY: True,
+        VERTEX_REGION_KEY: vertex.region,
+        SERVING_IMAGE_KEY: vertex.serving_image,
+        SERVING_ARGS_KEY: {
+            "project_id": vertex.project,
+            "endpoint_name": vertex.endpoint_name,
+            "machine_type": vertex.serving_machine_type,
+        },
+    }
 
 
 def vertex_pusher(config: PipelineConfig) -> PusherFactory:
     """The endpoint Pusher with --endpoint-name, else TFX's Pusher to the GCS serving root."""
+
     def make(model: tfx.dsl.Channel, blessing: tfx.dsl.Channel) -> BaseNode:
         if config.vertex.endpoint_name:
             return tfx.extensions.google_cloud_ai_platform.Pusher(
-                model=model, model_blessing=blessing, custom_config=serving_custom_config(config))
+                model=model, model_blessing=blessing, custom_config=serving_custom_config(config)
+            )
         return tfx.components.Pusher(
-            model=model, model_blessing=blessing,
-            push_destination=tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(
-                base_directory=posixpath.join(config.serving_root, config.push.model_name))))
+            model=model,
+            model_blessing=blessing,
+            push_destination=tfx.proto.PushDestination(
+                filesystem=tfx.proto.PushDestination.Filesystem(
+                    base_directory=posixpath.join(config.serving_root, config.push.model_name)
+                )
+            ),
+        )
+
     return make
 
 
@@ -220,14 +247,18 @@ def check_artifact_types(components: List[BaseNode]) -> None:
                 raise VertexCompileError(
                     f"{node.id}.outputs[{key!r}]: artifact type {name!r} cannot run on Vertex AI: "
                     f"{problem}. Its TYPE_NAME must be an import path 'package.ClassName' whose "
-                    f"package exports the class, e.g. 'components.{artifact_type.__name__}'.")
+                    f"package exports the class, e.g. 'components.{artifact_type.__name__}'."
+                )
 
 
 def create_vertex_pipeline(config: PipelineConfig) -> Tuple[tfx.dsl.Pipeline, VertexPipelineConfig]:
     """The pipeline's DAG with the Vertex Trainer, Pusher, locations and Beam arguments."""
     vertex_config = VertexPipelineConfig.of(config)
-    components = create_components(vertex_config, trainer_factory=vertex_trainer(vertex_config),
-                                   pusher_factory=vertex_pusher(vertex_config))
+    components = create_components(
+        vertex_config,
+        trainer_factory=vertex_trainer(vertex_config),
+        pusher_factory=vertex_pusher(vertex_config),
+    )
     check_artifact_types(components)
     pipeline = tfx.dsl.Pipeline(
         pipeline_name=vertex_config.output.pipeline_name,
@@ -255,7 +286,8 @@ def compile_pipeline(config: PipelineConfig, output_json: str) -> str:
     output_json = os.path.abspath(output_json)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
-            default_image=config.vertex.image_uri),
+            default_image=config.vertex.image_uri
+        ),
         output_dir=os.path.dirname(output_json),
         output_filename=os.path.basename(output_json),
     )

@@ -6,6 +6,7 @@ batch fails every image in it, with an error that names none of them. And a deco
 identified and fully decoded here first; its pixel count is checked from the header before any
 decoding.
 """
+
 import dataclasses
 import io
 import os
@@ -25,6 +26,7 @@ class InputError(Exception):
 @dataclasses.dataclass(frozen=True)
 class CheckedImage:
     """An input file that decodes as a JPEG or PNG within the pixel limit: its encoded bytes."""
+
     path: str
     data: bytes
     width: int
@@ -66,8 +68,9 @@ def _check_header(data: bytes, max_pixels: int) -> Tuple[int, int]:
     if image_format not in ACCEPTED_FORMATS:
         raise InputError(f"a {image_format} image; only JPEG and PNG are accepted")
     if width * height > max_pixels:
-        raise InputError(f"{width}x{height} is {width * height:,} pixels, over the limit of "
-                         f"{max_pixels:,} (--max-pixels)")
+        raise InputError(
+            f"{width}x{height} is {width * height:,} pixels, over the limit of {max_pixels:,} (--max-pixels)"
+        )
     return width, height
 
 
@@ -80,7 +83,7 @@ def _check_decodes(data: bytes) -> None:
                 image.verify()
             with Image.open(io.BytesIO(data)) as image:
                 image.load()
-    except Exception as error:  # pylint: disable=broad-except
+    except Exception as error:
         # Pillow's decoders raise OSError, SyntaxError, ValueError, struct.error, EOFError and
         # more for damaged data; whichever it is, the file is damaged, not the program.
         raise InputError(f"damaged image: {error}") from None

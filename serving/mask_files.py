@@ -1,23 +1,23 @@
 """The files `segpipe predict` writes for each image, and the class shares it prints.
 
 `<stem>_mask.png`, the class map at the image's own size: a palette ("P" mode) PNG whose pixel
-values ARE the class ids (0 pet, 1 background, 2 border, as in components/dataset_specs.py).
+values ARE the class ids (0 pet, 1 background, 2 border, as in contract/datasets.py).
 Programs get the map back with `np.array(Image.open(path))`; image viewers show the palette's
 colours (pet orange, background blue, border yellow) instead of a near-black picture of 0-2 greys.
 
 `<stem>_overlay.png`: the image in RGB with each pixel's class colour blended over it at
 alpha 0.5, the same colours as the mask.
 """
+
 import io
 from typing import List
 
 import numpy as np
 from PIL import Image
 
-from components.dataset_specs import DATASETS
-from components.report.colors import CLASS_COLORS, overlay
+from contract.datasets import CLASS_NAMES
+from serving.colors import CLASS_COLORS, overlay
 
-CLASS_NAMES = DATASETS["oxford_iiit_pet"].class_names
 OVERLAY_ALPHA = 0.5
 
 
@@ -29,8 +29,9 @@ def class_shares(class_map: np.ndarray) -> List[float]:
 
 def describe_shares(class_map: np.ndarray) -> str:
     """'pet 31.2%, background 61.0%, border 7.8%'."""
-    return ", ".join(f"{name} {100 * share:.1f}%"
-                     for name, share in zip(CLASS_NAMES, class_shares(class_map)))
+    return ", ".join(
+        f"{name} {100 * share:.1f}%" for name, share in zip(CLASS_NAMES, class_shares(class_map))
+    )
 
 
 def write_mask(class_map: np.ndarray, path: str) -> None:
@@ -43,8 +44,10 @@ def write_overlay(image_bytes: bytes, class_map: np.ndarray, path: str) -> None:
     not the image's (the model decoded it differently from Pillow)."""
     image = _rgb_image(image_bytes)
     if image.size != (class_map.shape[1], class_map.shape[0]):
-        raise ValueError(f"the model's map is {class_map.shape[1]}x{class_map.shape[0]}, "
-                         f"the image {image.size[0]}x{image.size[1]}")
+        raise ValueError(
+            f"the model's map is {class_map.shape[1]}x{class_map.shape[0]}, "
+            f"the image {image.size[0]}x{image.size[1]}"
+        )
     Image.fromarray(overlay(np.asarray(image), class_map, OVERLAY_ALPHA)).save(path, format="PNG")
 
 

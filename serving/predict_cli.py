@@ -19,17 +19,18 @@ Exit code 0 when every image was segmented, 1 when any was not, 2 for usage erro
 Wiring: `add_arguments(subparser)` declares the flags, `run(args)` is the handler;
 `segment_files` is the same work for a caller that already has a Predictor.
 """
+
 import argparse
 import os
 import re
 import sys
 from typing import Callable, Iterable, Iterator, List, Sequence, Set, Tuple, Union
 
+from contract.names import DEFAULT_MODEL_NAME
 from serving.image_inputs import CheckedImage, InputError, read_checked_image
 from serving.mask_files import describe_shares, write_mask, write_overlay
-from serving.predictors import (DEFAULT_TIMEOUT_S, GrpcPredictor, InProcessPredictor,
-                                Predictor, RestPredictor)
-from serving.requests import DEFAULT_MODEL_NAME, Prediction, PredictionError
+from serving.predictors import DEFAULT_TIMEOUT_S, GrpcPredictor, InProcessPredictor, Predictor, RestPredictor
+from serving.wire_format import Prediction, PredictionError
 
 PROG = "segpipe predict"
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -43,29 +44,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declares `segpipe predict`'s arguments on `parser` (a subcommand's parser)."""
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG or PNG files to segment.")
     backend = parser.add_mutually_exclusive_group(required=True)
-    backend.add_argument("--server", metavar="URL", type=_http_url,
-                         help="TF Serving's REST API, e.g. http://localhost:8501.")
-    backend.add_argument("--grpc", metavar="HOST:PORT", type=_host_port,
-                         help="TF Serving's gRPC API, e.g. localhost:8500.")
-    backend.add_argument("--model-dir", metavar="DIR",
-                         help="Run the SavedModel in this process: a version directory (holding "
-                         "saved_model.pb) or a model base directory (its highest numbered version).")
-    parser.add_argument("--model-name", default=DEFAULT_MODEL_NAME,
-                        help=f"The model's name in TF Serving (default {DEFAULT_MODEL_NAME}).")
-    parser.add_argument("--out", metavar="DIR", default=DEFAULT_OUT,
-                        help=f"Where to write <stem>_mask.png and <stem>_overlay.png "
-                        f"(default {DEFAULT_OUT}/).")
-    parser.add_argument("--max-pixels", metavar="N", type=_positive(int),
-                        default=DEFAULT_MAX_PIXELS,
-                        help=f"Refuse images with more pixels than this (default {DEFAULT_MAX_PIXELS:_}).")
-    parser.add_argument("--batch-size", metavar="N", type=_positive(int),
-                        default=DEFAULT_BATCH_SIZE,
-                        help=f"Images per request (default {DEFAULT_BATCH_SIZE}); a batching TF "
-                        "Serving refuses more than its max_batch_size (32 in "
-                        "serving/batching_parameters.txt).")
-    parser.add_argument("--timeout", metavar="SECONDS", type=_positive(float),
-                        default=DEFAULT_TIMEOUT_S,
-                        help=f"How long to wait for TF Serving per request (default {DEFAULT_TIMEOUT_S:g}).")
+    backend.add_argument(
+        "--server", metavar="URL", type=_http_url, help="TF Serving's REST API, e.g. http://localhost:8501."
+    )
+    backend.add_argument(
+        "--grpc", metavar="HOST:PORT", type=_host_port, help="TF Serving's gRPC API, e.g. localhost:8500."
+    )
+    backend.add_argument(
+        "--model-dir",
+        metavar="DIR",
+        help="Run the SavedModel in this process: a version directory (holding "
+        "saved_model.pb) or a model base directory (its highest numbered version).",
+    )
+    parser.add_argument(
+        "--model-name",
+        default=DEFAULT_MODEL_NAME,
+        help=f"The model's name in TF Serving (default {DEFAULT_MODEL_NAME}).",
+    )
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        default=DEFAULT_OUT,
+        help=f"Where to write <stem>_mask.png and <stem>_overlay.png (default {DEFAULT_OUT}/).",
+    )
+    parser.add_argument(
+        "--max-pixels",
+        metavar="N",
+        type=_positive(int),
+        default=DEFAULT_MAX_PIXELS,
+        help=f"Refuse images with more pixels than this (default {DEFAULT_MAX_PIXELS:_}).",
+    )
+    parser.add_argument(
+        "--batch-size",
+        metavar="N",
+        type=_positive(int),
+        default=DEFAULT_BATCH_SIZE,
+        help=f"Images per request (default {DEFAULT_BATCH_SIZE}); a batching TF "
+        "Serving refuses more than its max_batch_size (32 in "
+        "serving/batching_parameters.txt).",
+    )
+    parser.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=_positive(float),
+        default=DEFAULT_TIMEOUT_S,
+        help=f"How long to wait for TF Serving per request (default {DEFAULT_TIMEOUT_S:g}).",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,8 +101,13 @@ def run(args: argparse.Namespace) -> int:
     return segment_files(args.images, predictor, args.out, args.max_pixels, args.batch_size)
 
 
-def segment_files(paths: Sequence[str], predictor: Predictor, out_dir: str,
-                  max_pixels: int = DEFAULT_MAX_PIXELS, batch_size: int = DEFAULT_BATCH_SIZE) -> int:
+def segment_files(
+    paths: Sequence[str],
+    predictor: Predictor,
+    out_dir: str,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> int:
     """Checks, predicts, writes and reports each file; 0 when all were segmented, else 1."""
     try:
         os.makedirs(out_dir, exist_ok=True)
@@ -121,8 +150,9 @@ def _checked_images(paths: Iterable[str], max_pixels: int) -> Iterator[CheckedIm
             _report(path, str(error))
 
 
-def _batches(images: Iterable[CheckedImage], batch_size: int,
-             max_pixels: int) -> Iterator[List[CheckedImage]]:
+def _batches(
+    images: Iterable[CheckedImage], batch_size: int, max_pixels: int
+) -> Iterator[List[CheckedImage]]:
     """Consecutive batches of at most batch_size images whose padded maps fit in max_pixels."""
     batch: List[CheckedImage] = []
     for image in images:
@@ -138,8 +168,9 @@ def _padded_pixels(batch: Sequence[CheckedImage]) -> int:
     return len(batch) * max(image.height for image in batch) * max(image.width for image in batch)
 
 
-def _predict_each(predictor: Predictor, batch: List[CheckedImage]
-                  ) -> List[Tuple[CheckedImage, Union[Prediction, PredictionError]]]:
+def _predict_each(
+    predictor: Predictor, batch: List[CheckedImage]
+) -> List[Tuple[CheckedImage, Union[Prediction, PredictionError]]]:
     """Each image with its Prediction, or with the error that rejected it alone.
 
     Raises PredictionError when the backend itself failed: every later batch would fail too.
@@ -174,8 +205,10 @@ class _OutputNames:
 def _write_outputs(image: CheckedImage, prediction: Prediction, names: _OutputNames) -> str:
     """Writes the mask and the overlay; the line to print for the image."""
     if prediction.class_map.shape != (image.height, image.width):
-        raise ValueError(f"the model's map is {prediction.class_map.shape[1]}x"
-                         f"{prediction.class_map.shape[0]}, the image {image.width}x{image.height}")
+        raise ValueError(
+            f"the model's map is {prediction.class_map.shape[1]}x"
+            f"{prediction.class_map.shape[0]}, the image {image.width}x{image.height}"
+        )
     prefix = names.prefix(image.path)
     mask_path, overlay_path = f"{prefix}_mask.png", f"{prefix}_overlay.png"
     write_mask(prediction.class_map, mask_path)
@@ -201,19 +234,22 @@ def _positive(kind: Callable[[str], Union[int, float]]) -> Callable[[str], Union
         if not value > 0:
             raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
         return value
+
     return parse
 
 
 def _http_url(text: str) -> str:
     if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", text):
-        raise argparse.ArgumentTypeError(f"expected TF Serving's REST address such as "
-                                         f"http://localhost:8501, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected TF Serving's REST address such as http://localhost:8501, got {text!r}"
+        )
     return text.rstrip("/")
 
 
 def _host_port(text: str) -> str:
     host, _, port = text.rpartition(":")
     if not host or not re.fullmatch(r"[0-9]{1,5}", port) or not 0 < int(port) < 65536:
-        raise argparse.ArgumentTypeError(f"expected TF Serving's gRPC address as HOST:PORT such "
-                                         f"as localhost:8500, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected TF Serving's gRPC address as HOST:PORT such as localhost:8500, got {text!r}"
+        )
     return text

@@ -10,6 +10,7 @@ Every failure surfaces as one PredictionError whose one-line message names the s
 model directory, so the command line can print it without a traceback. TensorFlow (and TF
 Serving's protos, which import it) load only in the backends that need them.
 """
+
 import os
 import re
 from typing import Callable, List, Protocol, Sequence
@@ -17,12 +18,26 @@ from typing import Callable, List, Protocol, Sequence
 import grpc
 import requests
 
-from serving.requests import (DEFAULT_MODEL_NAME, SIGNATURE, Prediction, PredictionError,
-                              grpc_predict_request, parse_grpc_response, parse_rest_response,
-                              predictions_from_arrays, rest_predict_body)
+from contract.names import DEFAULT_MODEL_NAME, IMAGES_INPUT, PREDICT_IMAGES
+from serving.model_layout import SAVED_MODEL_FILE, version_dir, versions
+from serving.wire_format import (
+    Prediction,
+    PredictionError,
+    grpc_predict_request,
+    parse_grpc_response,
+    parse_rest_response,
+    predictions_from_arrays,
+    rest_predict_body,
+)
 
-__all__ = ["Predictor", "RestPredictor", "GrpcPredictor", "InProcessPredictor", "PredictionError",
-           "resolve_model_dir"]
+__all__ = [
+    "Predictor",
+    "RestPredictor",
+    "GrpcPredictor",
+    "InProcessPredictor",
+    "PredictionError",
+    "resolve_model_dir",
+]
 
 DEFAULT_TIMEOUT_S = 60.0
 # TF Serving accepts messages up to 2 GiB; gRPC clients stop at 4 MiB by default, which one
@@ -40,8 +55,9 @@ class Predictor(Protocol):
 class RestPredictor:
     """TF Serving's REST API, in its row ("instances") format."""
 
-    def __init__(self, server_url: str, model_name: str = DEFAULT_MODEL_NAME,
-                 timeout: float = DEFAULT_TIMEOUT_S):
+    def __init__(
+        self, server_url: str, model_name: str = DEFAULT_MODEL_NAME, timeout: float = DEFAULT_TIMEOUT_S
+    ):
         self.server_url = server_url.rstrip("/")
         self.model_name = model_name
         self.timeout = timeout
@@ -50,14 +66,15 @@ class RestPredictor:
 
     def predict(self, images: Sequence[bytes]) -> List[Prediction]:
         try:
-            response = self._session.post(self.url, json=rest_predict_body(images),
-                                          timeout=self.timeout)
+            response = self._session.post(self.url, json=rest_predict_body(images), timeout=self.timeout)
         except requests.ConnectionError as error:
-            raise PredictionError(f"no TF Serving at {self.server_url}: "
-                                  f"{_connection_reason(error)}") from None
+            raise PredictionError(
+                f"no TF Serving at {self.server_url}: {_connection_reason(error)}"
+            ) from None
         except requests.Timeout:
-            raise PredictionError(f"TF Serving at {self.server_url} did not answer within "
-                                  f"{self.timeout:g} s") from None
+            raise PredictionError(
+                f"TF Serving at {self.server_url} did not answer within {self.timeout:g} s"
+            ) from None
         except requests.RequestException as error:
             raise PredictionError(f"request to {self.url} failed: {error}") from None
         if response.status_code != 200:
@@ -65,32 +82,34 @@ class RestPredictor:
             raise PredictionError(
                 f"TF Serving at {self.server_url} answered HTTP {response.status_code} for model "
                 f"{self.model_name!r}: {_rest_error_text(response)}",
-                bad_input=response.status_code == 400)
+                bad_input=response.status_code == 400,
+            )
         try:
             payload = response.json()
         except ValueError:
-            raise PredictionError(f"TF Serving at {self.server_url} answered with no JSON: "
-                                  f"{response.text[:200]!r}") from None
+            raise PredictionError(
+                f"TF Serving at {self.server_url} answered with no JSON: {response.text[:200]!r}"
+            ) from None
         return _checked(lambda: parse_rest_response(payload), len(images), f"TF Serving at {self.url}")
 
 
 class GrpcPredictor:
     """TF Serving's gRPC PredictionService (port 8500): binary tensors, no base64 or JSON."""
 
-    def __init__(self, target: str, model_name: str = DEFAULT_MODEL_NAME,
-                 timeout: float = DEFAULT_TIMEOUT_S):
-        from tensorflow_serving.apis import prediction_service_pb2_grpc  # pylint: disable=import-outside-toplevel
+    def __init__(self, target: str, model_name: str = DEFAULT_MODEL_NAME, timeout: float = DEFAULT_TIMEOUT_S):
+        from tensorflow_serving.apis import prediction_service_pb2_grpc
+
         self.target = target
         self.model_name = model_name
         self.timeout = timeout
         self._stub = prediction_service_pb2_grpc.PredictionServiceStub(
-            grpc.insecure_channel(target, options=_GRPC_OPTIONS))
+            grpc.insecure_channel(target, options=_GRPC_OPTIONS)
+        )
 
     def predict(self, images: Sequence[bytes]) -> List[Prediction]:
         codes = grpc.StatusCode
         try:
-            response = self._stub.Predict(grpc_predict_request(images, self.model_name),
-                                          timeout=self.timeout)
+            response = self._stub.Predict(grpc_predict_request(images, self.model_name), timeout=self.timeout)
         except grpc.RpcError as error:
             code, details = error.code(), _one_line(error.details() or "")
             if code == codes.UNAVAILABLE:
@@ -98,13 +117,17 @@ class GrpcPredictor:
                 what = "no TF Serving at" if "connect" in details.lower() else "unavailable: TF Serving at"
                 raise PredictionError(f"{what} {self.target} (gRPC): {details}") from None
             if code == codes.DEADLINE_EXCEEDED:
-                raise PredictionError(f"TF Serving at {self.target} (gRPC) did not answer within "
-                                      f"{self.timeout:g} s") from None
-            raise PredictionError(f"TF Serving at {self.target} (gRPC) answered {code.name} for "
-                                  f"model {self.model_name!r}: {details}",
-                                  bad_input=code == codes.INVALID_ARGUMENT) from None
-        return _checked(lambda: parse_grpc_response(response), len(images),
-                        f"TF Serving at {self.target} (gRPC)")
+                raise PredictionError(
+                    f"TF Serving at {self.target} (gRPC) did not answer within {self.timeout:g} s"
+                ) from None
+            raise PredictionError(
+                f"TF Serving at {self.target} (gRPC) answered {code.name} for "
+                f"model {self.model_name!r}: {details}",
+                bad_input=code == codes.INVALID_ARGUMENT,
+            ) from None
+        return _checked(
+            lambda: parse_grpc_response(response), len(images), f"TF Serving at {self.target} (gRPC)"
+        )
 
 
 class InProcessPredictor:
@@ -112,30 +135,40 @@ class InProcessPredictor:
 
     def __init__(self, model_dir: str):
         self.model_dir = resolve_model_dir(model_dir)  # before TensorFlow's 4 s import
-        import tensorflow as tf  # pylint: disable=import-outside-toplevel
+        import tensorflow as tf
+
         self._tf = tf
         try:
             self._model = tf.saved_model.load(self.model_dir)
         except (OSError, ValueError, tf.errors.OpError) as error:
-            raise PredictionError(f"cannot load the SavedModel in {self.model_dir}: "
-                                  f"{_one_line(str(error))}") from None
-        if SIGNATURE not in self._model.signatures:
-            raise PredictionError(f"the SavedModel in {self.model_dir} has no {SIGNATURE!r} "
-                                  f"signature (it has {sorted(self._model.signatures)})")
-        self._signature = self._model.signatures[SIGNATURE]
+            raise PredictionError(
+                f"cannot load the SavedModel in {self.model_dir}: {_one_line(str(error))}"
+            ) from None
+        if PREDICT_IMAGES not in self._model.signatures:
+            raise PredictionError(
+                f"the SavedModel in {self.model_dir} has no {PREDICT_IMAGES!r} "
+                f"signature (it has {sorted(self._model.signatures)})"
+            )
+        self._signature = self._model.signatures[PREDICT_IMAGES]
 
     def predict(self, images: Sequence[bytes]) -> List[Prediction]:
         tf = self._tf
         try:
-            outputs = self._signature(images=tf.constant(list(images), dtype=tf.string))
+            outputs = self._signature(**{IMAGES_INPUT: tf.constant(list(images), dtype=tf.string)})
         except tf.errors.InvalidArgumentError as error:
-            raise PredictionError(f"the model in {self.model_dir} cannot read the image: "
-                                  f"{_one_line(error.message)}", bad_input=True) from None
+            raise PredictionError(
+                f"the model in {self.model_dir} cannot read the image: {_one_line(error.message)}",
+                bad_input=True,
+            ) from None
         except tf.errors.OpError as error:
-            raise PredictionError(f"the model in {self.model_dir} failed: "
-                                  f"{_one_line(error.message)}") from None
-        return _checked(lambda: predictions_from_arrays({k: v.numpy() for k, v in outputs.items()}),
-                        len(images), f"the model in {self.model_dir}")
+            raise PredictionError(
+                f"the model in {self.model_dir} failed: {_one_line(error.message)}"
+            ) from None
+        return _checked(
+            lambda: predictions_from_arrays({k: v.numpy() for k, v in outputs.items()}),
+            len(images),
+            f"the model in {self.model_dir}",
+        )
 
 
 def resolve_model_dir(model_dir: str) -> str:
@@ -143,17 +176,19 @@ def resolve_model_dir(model_dir: str) -> str:
     highest integer-named version, as TF Serving picks under MODEL_BASE/MODEL_NAME/VERSION/."""
     if not os.path.isdir(model_dir):
         raise PredictionError(f"model dir {model_dir} does not exist or is not a directory")
-    if os.path.isfile(os.path.join(model_dir, "saved_model.pb")):
+    if os.path.isfile(os.path.join(model_dir, SAVED_MODEL_FILE)):
         return model_dir
-    versions = [name for name in os.listdir(model_dir)
-                if re.fullmatch(r"[0-9]+", name) and os.path.isdir(os.path.join(model_dir, name))]
-    if not versions:
-        raise PredictionError(f"model dir {model_dir} has no saved_model.pb and no numbered "
-                              f"version directory (expected {model_dir}/<version>/saved_model.pb)")
-    latest = os.path.join(model_dir, max(versions, key=int))
-    if not os.path.isfile(os.path.join(latest, "saved_model.pb")):
-        raise PredictionError(f"{latest}, the latest version in model dir {model_dir}, "
-                              f"has no saved_model.pb")
+    numbered = versions(model_dir)
+    if not numbered:
+        raise PredictionError(
+            f"model dir {model_dir} has no {SAVED_MODEL_FILE} and no numbered "
+            f"version directory (expected {model_dir}/<version>/{SAVED_MODEL_FILE})"
+        )
+    latest = version_dir(model_dir, numbered[-1])
+    if not os.path.isfile(os.path.join(latest, SAVED_MODEL_FILE)):
+        raise PredictionError(
+            f"{latest}, the latest version in model dir {model_dir}, has no {SAVED_MODEL_FILE}"
+        )
     return latest
 
 
@@ -191,6 +226,9 @@ def _one_line(message: str) -> str:
     '[[{{node ...}}]]' lines that mean nothing to someone who sent a photo.
     """
     noise = ("Graph execution error", "Detected at node", "<stack traces unavailable>")
-    lines = [line.strip() for line in message.splitlines()
-             if line.strip() and not line.startswith(("\t", " ")) and not line.startswith(noise)]
+    lines = [
+        line.strip()
+        for line in message.splitlines()
+        if line.strip() and not line.startswith(("\t", " ")) and not line.startswith(noise)
+    ]
     return lines[-1] if lines else message.strip()

@@ -1,14 +1,22 @@
 """Shared fixtures: small datasets in the real Oxford-IIIT Pet layout, made on the fly."""
+
 import os
 import shutil
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import pytest  # noqa: E402
+import pytest
 
-from datagen.synthetic_pets import write_dataset  # noqa: E402
-from tests.helpers import export_test_model  # noqa: E402
+import contract  # noqa: F401  (settles Keras 2 before tests.helpers imports TensorFlow)
+from datagen.synthetic_pets import write_dataset
+from tests.helpers import export_test_model
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    """End-to-end and fault tests are slow too, so `-m "not slow"` leaves them out."""
+    for item in items:
+        if item.get_closest_marker("e2e") or item.get_closest_marker("faults"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,8 @@ A run is started in its own session (`start_new_session=True`), so its process g
 CLI and anything it spawns; `kill_group` SIGKILLs all of it. Output goes to files, never to pipes
 nobody reads, so a chatty run can never block on a full pipe.
 """
+
+import contextlib
 import json
 import os
 import re
@@ -15,34 +17,62 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
-from components.versioned_pusher.publish import DELETING_PREFIX, STAGING_PREFIX
+from components.shared.atomic import DELETING_PREFIX, STAGING_PREFIX
+from tests.helpers import REPO_ROOT
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PIPELINE_NAME = "segpipe"
 MODEL_NAME = "segmenter"
 # Hidden leftovers of an interrupted publish or prune: never integer-named, swept by the next one.
 HIDDEN_PREFIXES = (STAGING_PREFIX, DELETING_PREFIX)
 # The smallest pipeline that still runs every component for real.
-SMALL_FLAGS = ("--image-size", "64", "--epochs", "1", "--batch-size", "8", "--encoder-weights", "none",
-               "--beam-mode", "in_memory", "--min-mean-iou", "0")
+SMALL_FLAGS = (
+    "--image-size",
+    "64",
+    "--epochs",
+    "1",
+    "--batch-size",
+    "8",
+    "--encoder-weights",
+    "none",
+    "--beam-mode",
+    "in_memory",
+    "--min-mean-iou",
+    "0",
+)
 # Where each component's executor writes first: TFX's launcher creates these output directories
 # (pipeline_root/<node>/<output key>/<execution id>) just before it calls the executor's Do.
-FIRST_OUTPUT = {"TfdsExampleGen": "examples", "StatisticsGen": "statistics",
-                "Transform": "transform_graph", "Trainer": "model", "Evaluator": "evaluation",
-                "Pusher": "pushed_model", "RunReport": "report"}
+FIRST_OUTPUT = {
+    "TfdsExampleGen": "examples",
+    "StatisticsGen": "statistics",
+    "Transform": "transform_graph",
+    "Trainer": "model",
+    "Evaluator": "evaluation",
+    "Pusher": "pushed_model",
+    "RunReport": "report",
+}
 # ml_metadata's Execution.State values, by name (metadata_store_pb2.Execution.State).
-STATE_NAMES = {0: "UNKNOWN", 1: "NEW", 2: "RUNNING", 3: "COMPLETE", 4: "FAILED", 5: "CACHED",
-               6: "CANCELED"}
+STATE_NAMES = {0: "UNKNOWN", 1: "NEW", 2: "RUNNING", 3: "COMPLETE", 4: "FAILED", 5: "CACHED", 6: "CANCELED"}
 
 
 def segpipe_argv(command: str, data_dir: str, output: str, *extra: str) -> List[str]:
-    return [sys.executable, "-m", "pipeline.cli", command, "--data-dir", data_dir, "--output", output,
-            *SMALL_FLAGS, *extra]
+    return [
+        sys.executable,
+        "-m",
+        "pipeline.cli",
+        command,
+        "--data-dir",
+        data_dir,
+        "--output",
+        output,
+        *SMALL_FLAGS,
+        *extra,
+    ]
 
 
 @dataclass
 class Run:
     """One `segpipe` process group with its stdout and stderr in files."""
+
     argv: Sequence[str]
     log_prefix: str
     proc: subprocess.Popen = None
@@ -53,10 +83,18 @@ class Run:
     def start(self) -> "Run":
         env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="3")
         with open(self.log_prefix + ".out", "wb") as out, open(self.log_prefix + ".err", "wb") as err:
-            self.proc = subprocess.Popen(list(self.argv), cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=err, start_new_session=True)
+            self.proc = subprocess.Popen(
+                list(self.argv),
+                cwd=REPO_ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+            )
         self.started = time.monotonic()
-        self._stderr_handle = open(self.log_prefix + ".err", "r", encoding="utf-8", errors="replace")
+        # Kept open for the run's life and closed in close(): a context manager cannot span it.
+        self._stderr_handle = open(self.log_prefix + ".err", encoding="utf-8", errors="replace")  # noqa: SIM115
         return self
 
     @property
@@ -85,22 +123,20 @@ class Run:
         """SIGKILLs the whole process group (a no-op once it is gone) and reaps the leader."""
         if self.proc is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL cannot be ignored
             self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored
-            pass
 
     def wait(self, timeout: float) -> int:
         try:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill_group()
-            raise AssertionError(f"{' '.join(self.argv)} did not finish in {timeout:.0f}s; killed it.\n"
-                                 f"stderr tail:\n{self.stderr[-3000:]}") from None
+            raise AssertionError(
+                f"{' '.join(self.argv)} did not finish in {timeout:.0f}s; killed it.\n"
+                f"stderr tail:\n{self.stderr[-3000:]}"
+            ) from None
 
     def close(self) -> None:
         self.kill_group()
@@ -110,8 +146,10 @@ class Run:
             self._stderr_handle = None
 
     def describe(self) -> str:
-        return (f"{' '.join(self.argv)}\nexit {self.proc.returncode}\nstdout tail:\n{self.stdout[-2000:]}\n"
-                f"stderr tail:\n{self.stderr[-4000:]}")
+        return (
+            f"{' '.join(self.argv)}\nexit {self.proc.returncode}\nstdout tail:\n{self.stdout[-2000:]}\n"
+            f"stderr tail:\n{self.stderr[-4000:]}"
+        )
 
 
 def new_output_dirs(pipeline_root: str, component: str) -> set:
@@ -132,12 +170,16 @@ def component_started(run: Run, pipeline_root: str, component: str, before: set)
     return bool(new_output_dirs(pipeline_root, component) - before)
 
 
-def wait_until(predicate: Callable[[], bool], run: Run, timeout: float, what: str, poll: float = 0.005) -> None:
+def wait_until(
+    predicate: Callable[[], bool], run: Run, timeout: float, what: str, poll: float = 0.005
+) -> None:
     """Polls `predicate` until true; fails (killing the run) if the run ends or time runs out."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if run.proc.poll() is not None:
-            raise AssertionError(f"the run ended (exit {run.proc.returncode}) before {what}\n{run.describe()}")
+            raise AssertionError(
+                f"the run ended (exit {run.proc.returncode}) before {what}\n{run.describe()}"
+            )
         if time.monotonic() > deadline:
             run.kill_group()
             raise AssertionError(f"no sign of {what} after {timeout:.0f}s; killed the run\n{run.describe()}")
@@ -159,7 +201,8 @@ class ServingRootCheck:
 
 def _version_problem(path: str, jpeg: bytes, jpeg_size: Sequence[int]) -> Optional[str]:
     """Why the version directory at `path` is not a whole, servable model (None when it is)."""
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    import tensorflow as tf
+
     if not os.path.isdir(path):
         return "not a directory"
     pb = os.path.join(path, "saved_model.pb")
@@ -175,12 +218,14 @@ def _version_problem(path: str, jpeg: bytes, jpeg_size: Sequence[int]) -> Option
         loaded = tf.saved_model.load(path)
         predict = loaded.signatures["predict_images"]
         class_map = predict(images=tf.constant([jpeg]))["class_map"].numpy()
-    except Exception as error:  # pylint: disable=broad-except
+    except Exception as error:
         return f"does not load or predict: {type(error).__name__}: {str(error)[:300]}"
     width, height = jpeg_size
     if class_map.shape != (1, height, width) or class_map.min() < 0 or class_map.max() > 2:
-        return (f"predict_images returned a class map of shape {class_map.shape} with values "
-                f"{class_map.min()}..{class_map.max()}; expected (1, {height}, {width}) in 0..2")
+        return (
+            f"predict_images returned a class map of shape {class_map.shape} with values "
+            f"{class_map.min()}..{class_map.max()}; expected (1, {height}, {width}) in 0..2"
+        )
     if not os.path.isfile(os.path.join(path, "assets.extra", "tf_serving_warmup_requests")):
         return "no assets.extra/tf_serving_warmup_requests"
     return None
@@ -216,23 +261,26 @@ def load_summary(output: str) -> dict:
 
 def executions_by_node(metadata_path: str, pipeline_name: str = PIPELINE_NAME) -> Dict[str, List[tuple]]:
     """{node id: [(execution id, state name), ...] ascending}, read from the MLMD SQLite store."""
-    from ml_metadata.metadata_store import metadata_store  # pylint: disable=import-outside-toplevel
-    from tfx.orchestration import metadata  # pylint: disable=import-outside-toplevel
+    from ml_metadata.metadata_store import metadata_store
+    from tfx.orchestration import metadata
+
     store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(metadata_path))
     found: Dict[str, List[tuple]] = {}
     prefix = pipeline_name + "."
     for context in store.get_contexts_by_type("node"):
         if context.name.startswith(prefix):
             executions = sorted(store.get_executions_by_context(context.id), key=lambda e: e.id)
-            found[context.name[len(prefix):]] = [
-                (e.id, STATE_NAMES.get(e.last_known_state, str(e.last_known_state))) for e in executions]
+            found[context.name[len(prefix) :]] = [
+                (e.id, STATE_NAMES.get(e.last_known_state, str(e.last_known_state))) for e in executions
+            ]
     return found
 
 
 def blessed_model_uris(metadata_path: str) -> Dict[str, int]:
     """{model URI: ModelBlessing id} for every LIVE blessing with blessed=1 in the MLMD store."""
-    from ml_metadata.metadata_store import metadata_store  # pylint: disable=import-outside-toplevel
-    from tfx.orchestration import metadata  # pylint: disable=import-outside-toplevel
+    from ml_metadata.metadata_store import metadata_store
+    from tfx.orchestration import metadata
+
     store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(metadata_path))
     found: Dict[str, int] = {}
     for blessing in store.get_artifacts_by_type("ModelBlessing"):

@@ -17,17 +17,15 @@ Call `choose_strategy` at the very start of the trainer, before any other Tensor
 MultiWorkerMirroredStrategy starts a gRPC server and configures the eager context, which
 TensorFlow refuses once the context is initialised.
 """
+
+import json
+import logging
 import os
+import tempfile
+from dataclasses import dataclass, replace
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
-import json  # noqa: E402
-import logging  # noqa: E402
-import tempfile  # noqa: E402
-from dataclasses import dataclass, replace  # noqa: E402
-
-import tensorflow as tf  # noqa: E402
-import tf_keras as keras  # noqa: E402
+import tensorflow as tf
+import tf_keras as keras
 
 __all__ = [
     "DEFAULT",
@@ -107,8 +105,7 @@ def parse_tf_config(raw: str | None) -> dict | None:
     for task_type, addresses in cluster.items():
         if not isinstance(addresses, list):
             raise ValueError(
-                f"TF_CONFIG cluster.{task_type} must be a list of host:port addresses, "
-                f"got {addresses!r}"
+                f"TF_CONFIG cluster.{task_type} must be a list of host:port addresses, got {addresses!r}"
             )
     return config
 
@@ -148,7 +145,7 @@ def plan_for(tf_config: dict | None, num_gpus: int) -> DistributionPlan:
     """
     use_gpus = num_gpus > 0
     num_workers = _count_workers(tf_config["cluster"]) if tf_config else 1
-    if num_workers > 1:
+    if tf_config and num_workers > 1:
         task_type, task_index = _task_of(tf_config)
         # Vertex AI has a chief entry; a plain TensorFlow cluster makes worker 0 the chief.
         chief_type = "chief" if tf_config["cluster"].get("chief") else "worker"
@@ -173,7 +170,7 @@ def plan_for(tf_config: dict | None, num_gpus: int) -> DistributionPlan:
 
 
 def _build_strategy(plan: DistributionPlan, tf_config: dict | None) -> tf.distribute.Strategy:
-    if plan.strategy_name == MULTI_WORKER_MIRRORED:
+    if plan.strategy_name == MULTI_WORKER_MIRRORED and tf_config:
         # The cluster comes from the TF_CONFIG that was parsed (not TensorFlow's own re-read of
         # the environment), so the plan and the strategy cannot disagree. A resolver other than
         # TFConfigClusterResolver must state the local GPUs, or the strategy would use none.

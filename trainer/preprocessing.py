@@ -16,19 +16,24 @@ caching) and serving would flip its inputs. The flip is training-time augmentati
 the Trainer's input pipeline (trainer/data.py), applied freshly each epoch, to image and mask
 together, on the train split only.
 """
+
 from typing import Any, Dict
 
 import tensorflow as tf
 
-from components import features
-from components.dataset_specs import dataset_spec
-
-IMAGE_XF = "image_xf"
-MASK_XF = "mask_xf"
-HEIGHT_XF = "image_height_xf"
-WIDTH_XF = "image_width_xf"
-SPECIES_XF = "species_xf"
-LABEL_XF = "label_xf"
+from contract.datasets import dataset_facts
+from contract.names import (
+    HEIGHT_XF,
+    IMAGE_KEY,
+    IMAGE_XF,
+    LABEL_KEY,
+    LABEL_XF,
+    MASK_KEY,
+    MASK_XF,
+    SPECIES_KEY,
+    SPECIES_XF,
+    WIDTH_XF,
+)
 
 
 def _bytes_column(tensor: tf.Tensor) -> tf.Tensor:
@@ -46,15 +51,19 @@ def _decode_image(encoded: tf.Tensor, size: int):
 def decode_images(encoded: tf.Tensor, size: int):
     """Batch of encoded images → ([batch, size, size, 3] in [0, 1], [batch, 2] original sizes)."""
     return tf.map_fn(
-        lambda one: _decode_image(one, size), encoded,
-        fn_output_signature=(tf.TensorSpec([size, size, 3], tf.float32), tf.TensorSpec([2], tf.int32)))
+        lambda one: _decode_image(one, size),
+        encoded,
+        fn_output_signature=(tf.TensorSpec([size, size, 3], tf.float32), tf.TensorSpec([2], tf.int32)),
+    )
 
 
 def decode_masks(encoded: tf.Tensor, size: int, mask_values) -> tf.Tensor:
     """Batch of encoded masks → [batch, size, size] int64 class ids, resized nearest."""
+
     def one(mask_bytes: tf.Tensor) -> tf.Tensor:
         mask = tf.io.decode_png(mask_bytes, channels=1)
         return tf.image.resize(mask, [size, size], method="nearest")[..., 0]
+
     masks = tf.map_fn(one, encoded, fn_output_signature=tf.TensorSpec([size, size], tf.uint8))
     values = tf.constant(mask_values, tf.uint8)
     return tf.argmax(tf.cast(tf.equal(masks[..., None], values), tf.int8), axis=-1)
@@ -63,14 +72,15 @@ def decode_masks(encoded: tf.Tensor, size: int, mask_values) -> tf.Tensor:
 def preprocessing_fn(inputs: Dict[str, tf.Tensor], custom_config: Dict[str, Any]) -> Dict[str, tf.Tensor]:
     """TFT preprocessing_fn; custom_config carries 'image_size' and 'dataset'."""
     size = int(custom_config["image_size"])
-    images, sizes = decode_images(_bytes_column(inputs[features.IMAGE_KEY]), size)
-    masks = decode_masks(_bytes_column(inputs[features.MASK_KEY]), size,
-                         dataset_spec(custom_config["dataset"]).mask_values)
+    images, sizes = decode_images(_bytes_column(inputs[IMAGE_KEY]), size)
+    masks = decode_masks(
+        _bytes_column(inputs[MASK_KEY]), size, dataset_facts(custom_config["dataset"]).mask_values
+    )
     return {
         IMAGE_XF: images,
         MASK_XF: masks,
         HEIGHT_XF: tf.cast(sizes[:, 0], tf.int64),
         WIDTH_XF: tf.cast(sizes[:, 1], tf.int64),
-        SPECIES_XF: tf.reshape(inputs[features.SPECIES_KEY], [-1]),
-        LABEL_XF: tf.reshape(inputs[features.LABEL_KEY], [-1]),
+        SPECIES_XF: tf.reshape(inputs[SPECIES_KEY], [-1]),
+        LABEL_XF: tf.reshape(inputs[LABEL_KEY], [-1]),
     }

@@ -1,8 +1,8 @@
 """The Trainer's run_fn: build, fit and export the segmentation model.
 
 TFX's Trainer calls `run_fn(fn_args)`; every setting arrives in `fn_args.custom_config` as the
-model, training and dataset sections of pipeline/config.py, so the pipeline's one config file
-drives training too. Outputs, next to the exported SavedModel (Model artifact):
+model and training sections of trainer/settings.py plus the dataset's name, so the pipeline's
+one config file drives training too. Outputs, next to the exported SavedModel (Model artifact):
     Format-Serving/           the SavedModel with serving_default, transform_features, predict_images
     Format-Keras/weights.*    the weights (TF checkpoint, works on GCS), for warm starts
     trainable_layers.txt|json which blocks train and which are frozen (parameter counts)
@@ -10,66 +10,53 @@ drives training too. Outputs, next to the exported SavedModel (Model artifact):
                               epoch whose weights were kept, and the warm-start weights if any
 and TensorBoard logs in the model run directory.
 """
-import dataclasses
+
 import json
 import logging
 import os
-from typing import Any, Dict
+from typing import Dict
 
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from components.dataset_specs import dataset_spec
-from pipeline.config import ModelConfig, TrainingConfig
+from contract.datasets import dataset_facts
+from contract.names import HISTORY_FILE, KERAS_DIR, TRAINABLE_LAYERS, WEIGHTS_FILE
 from trainer import distribution
 from trainer.data import class_pixel_counts, make_dataset, read_transformed
 from trainer.export import export_saved_model
 from trainer.models import build_model, format_trainable_summary, trainable_summary, unfreeze_encoder_from
-
-KERAS_DIR = "Format-Keras"
-WEIGHTS_FILE = "weights"  # a TF checkpoint prefix: weights.index, weights.data-*
-HISTORY_FILE = "history.json"
-SUMMARY_FILE = "trainable_layers"
-
-
-@dataclasses.dataclass
-class TrainerSettings:
-    """The config sections the Trainer reads, rebuilt from custom_config."""
-    model: ModelConfig
-    training: TrainingConfig
-    dataset: str
-
-    @classmethod
-    def from_custom_config(cls, custom_config: Dict[str, Any]) -> "TrainerSettings":
-        return cls(model=ModelConfig(**custom_config["model"]),
-                   training=TrainingConfig(**custom_config["training"]),
-                   dataset=custom_config["dataset"])
-
-    def to_custom_config(self) -> Dict[str, Any]:
-        return {"model": dataclasses.asdict(self.model), "training": dataclasses.asdict(self.training),
-                "dataset": self.dataset}
+from trainer.settings import TrainerSettings, TrainingSettings
 
 
 def warm_start_weights(location: str) -> str:
     """The weights of a previous model: a checkpoint prefix, a Model artifact or its Format-Serving."""
-    candidates = [location, os.path.join(location, KERAS_DIR, WEIGHTS_FILE),
-                  os.path.join(os.path.dirname(location.rstrip("/")), KERAS_DIR, WEIGHTS_FILE)]
+    candidates = [
+        location,
+        os.path.join(location, KERAS_DIR, WEIGHTS_FILE),
+        os.path.join(os.path.dirname(location.rstrip("/")), KERAS_DIR, WEIGHTS_FILE),
+    ]
     for candidate in candidates:
         if tf.io.gfile.exists(candidate + ".index"):
             return candidate
-    raise FileNotFoundError(f"--warm-start {location}: no {KERAS_DIR}/{WEIGHTS_FILE} checkpoint "
-                            "there; give a Trainer model directory or a checkpoint prefix")
+    raise FileNotFoundError(
+        f"--warm-start {location}: no {KERAS_DIR}/{WEIGHTS_FILE} checkpoint "
+        "there; give a Trainer model directory or a checkpoint prefix"
+    )
 
 
 def build_for(settings: TrainerSettings, num_classes: int) -> keras.Model:
-    """The configured model, with config's 'auto' choices turned into the builder's None."""
+    """The configured model ('auto' choices are None, which the builders resolve)."""
     model = settings.model
-    freeze = {"auto": None, "yes": True, "no": False}[model.freeze_encoder]
-    return build_model(model.name, image_size=model.image_size, num_classes=num_classes,
-                       encoder_weights=model.encoder_weights, freeze_encoder=freeze,
-                       bn_momentum=model.bn_momentum or None)
+    return build_model(
+        model.name,
+        image_size=model.image_size,
+        num_classes=num_classes,
+        encoder_weights=model.encoder_weights,
+        freeze_encoder=model.freeze_encoder,
+        bn_momentum=model.bn_momentum,
+    )
 
 
 def compile_model(model: keras.Model, learning_rate: float, num_classes: int) -> None:
@@ -77,16 +64,25 @@ def compile_model(model: keras.Model, learning_rate: float, num_classes: int) ->
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy"),
-                 keras.metrics.MeanIoU(num_classes=num_classes, sparse_y_pred=False, name="mean_iou")])
+        metrics=[
+            keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy"),
+            keras.metrics.MeanIoU(num_classes=num_classes, sparse_y_pred=False, name="mean_iou"),
+        ],
+    )
 
 
-def callbacks_for(training: TrainingConfig, log_dir: str) -> list:
+def callbacks_for(training: TrainingSettings, log_dir: str) -> list:
     result = [keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch")]
     if training.early_stopping_patience:
-        result.append(keras.callbacks.EarlyStopping(
-            monitor="val_mean_iou", mode="max", patience=training.early_stopping_patience,
-            restore_best_weights=True, verbose=1))
+        result.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_mean_iou",
+                mode="max",
+                patience=training.early_stopping_patience,
+                restore_best_weights=True,
+                verbose=1,
+            )
+        )
     return result
 
 
@@ -109,7 +105,7 @@ def run_fn(fn_args: FnArgs) -> None:
     """TFX Trainer entry point."""
     settings = TrainerSettings.from_custom_config(fn_args.custom_config)
     training = settings.training
-    num_classes = len(dataset_spec(settings.dataset).class_names)
+    num_classes = dataset_facts(settings.dataset).num_classes
     tf.random.set_seed(training.seed)
     strategy, plan = distribution.choose_strategy()
     distribution.configure_mixed_precision(plan)
@@ -118,10 +114,16 @@ def run_fn(fn_args: FnArgs) -> None:
     transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
     spec = transform_output.transformed_feature_spec()
     batch = distribution.global_batch_size(training.batch_size, plan)
-    train = make_dataset(read_transformed(fn_args.train_files, spec), batch, training=True,
-                         seed=training.seed, class_weights=training.class_weights or None)
-    evaluation = make_dataset(read_transformed(fn_args.eval_files, spec), batch, training=False,
-                              seed=training.seed)
+    train = make_dataset(
+        read_transformed(fn_args.train_files, spec),
+        batch,
+        training=True,
+        seed=training.seed,
+        class_weights=training.class_weights or None,
+    )
+    evaluation = make_dataset(
+        read_transformed(fn_args.eval_files, spec), batch, training=False, seed=training.seed
+    )
 
     warm_start = None
     with strategy.scope():
@@ -134,29 +136,46 @@ def run_fn(fn_args: FnArgs) -> None:
 
     model_dir = distribution.worker_output_dir(os.path.dirname(fn_args.serving_model_dir.rstrip("/")), plan)
     summary = trainable_summary(model)
-    write_text(os.path.join(model_dir, SUMMARY_FILE + ".txt"), format_trainable_summary(summary))
-    write_text(os.path.join(model_dir, SUMMARY_FILE + ".json"), json.dumps(summary, indent=2))
+    write_text(os.path.join(model_dir, TRAINABLE_LAYERS + ".txt"), format_trainable_summary(summary))
+    write_text(os.path.join(model_dir, TRAINABLE_LAYERS + ".json"), json.dumps(summary, indent=2))
     logging.info("layers that train:\n%s", format_trainable_summary(summary))
 
     callbacks = callbacks_for(training, fn_args.model_run_dir)
-    history = model.fit(train, validation_data=evaluation, epochs=training.epochs,
-                        callbacks=callbacks, verbose=2).history
+    history = model.fit(
+        train, validation_data=evaluation, epochs=training.epochs, callbacks=callbacks, verbose=2
+    ).history
     if training.fine_tune_epochs:
         with strategy.scope():
             unfreeze_encoder_from(model, training.fine_tune_from)
             compile_model(model, training.fine_tune_learning_rate, num_classes)
         logging.info("fine-tuning from %s for %d epochs", training.fine_tune_from, training.fine_tune_epochs)
-        tuned = model.fit(train, validation_data=evaluation, epochs=len(history["loss"]) + training.fine_tune_epochs,
-                          initial_epoch=len(history["loss"]), callbacks=callbacks_for(training, fn_args.model_run_dir),
-                          verbose=2).history
+        tuned = model.fit(
+            train,
+            validation_data=evaluation,
+            epochs=len(history["loss"]) + training.fine_tune_epochs,
+            initial_epoch=len(history["loss"]),
+            callbacks=callbacks_for(training, fn_args.model_run_dir),
+            verbose=2,
+        ).history
         history = {key: history[key] + tuned.get(key, []) for key in history}
 
-    kept = (max(range(len(history["val_mean_iou"])), key=history["val_mean_iou"].__getitem__)
-            if training.early_stopping_patience else len(history["loss"]) - 1)
-    write_text(os.path.join(model_dir, HISTORY_FILE), json.dumps(
-        {"metrics": history, "kept_epoch": kept + 1, "warm_started_from": warm_start,
-         "majority_class_baseline": majority_baseline(class_pixel_counts(evaluation, num_classes))},
-        indent=2))
+    kept = (
+        max(range(len(history["val_mean_iou"])), key=history["val_mean_iou"].__getitem__)
+        if training.early_stopping_patience
+        else len(history["loss"]) - 1
+    )
+    write_text(
+        os.path.join(model_dir, HISTORY_FILE),
+        json.dumps(
+            {
+                "metrics": history,
+                "kept_epoch": kept + 1,
+                "warm_started_from": warm_start,
+                "majority_class_baseline": majority_baseline(class_pixel_counts(evaluation, num_classes)),
+            },
+            indent=2,
+        ),
+    )
     tf.io.gfile.makedirs(os.path.join(model_dir, KERAS_DIR))
     model.save_weights(os.path.join(model_dir, KERAS_DIR, WEIGHTS_FILE))
     serving_dir = distribution.worker_output_dir(fn_args.serving_model_dir, plan)

@@ -5,15 +5,14 @@ This turns the metrics files into {"overall": {...}, "slices": {"species=Dog": {
 classes and slice values named by the dataset (pet/background/border, Cat/Dog, breed names),
 for the candidate model and, when there was one, the baseline it was compared with.
 """
-from typing import Any, Dict, Optional, Sequence, Tuple
+
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 import tensorflow_model_analysis as tfma
 
-from components.dataset_specs import DatasetSpec
-from components.evaluation.eval_config import SLICE_FEATURES
-
-SLICE_NAMES = {"species": "species", "label": "breed"}
+from contract.datasets import DatasetFacts
+from contract.names import LABEL_KEY, SLICE_DISPLAY_NAMES, SPECIES_KEY
 
 
 def _value(metric_value) -> Any:
@@ -27,17 +26,17 @@ def _value(metric_value) -> Any:
     return None
 
 
-def slice_name(slice_key: Tuple, spec: DatasetSpec) -> Optional[str]:
+def slice_name(slice_key: Tuple, spec: DatasetFacts) -> Optional[str]:
     """'species=Dog', 'breed=Abyssinian', or None for the overall slice."""
     if not slice_key:
         return None
-    (feature, value), = slice_key
-    labels = {"species": spec.species_names, "label": spec.label_names}.get(feature, ())
+    ((feature, value),) = slice_key
+    labels = {SPECIES_KEY: spec.species_names, LABEL_KEY: spec.label_names}.get(feature, ())
     readable = labels[int(value)] if 0 <= int(value) < len(labels) else value
-    return f"{SLICE_NAMES.get(feature, feature)}={readable}"
+    return f"{SLICE_DISPLAY_NAMES.get(feature, feature)}={readable}"
 
 
-def read_metrics(evaluation_uri: str, spec: DatasetSpec) -> Dict[str, Dict[str, Any]]:
+def read_metrics(evaluation_uri: str, spec: DatasetFacts) -> Dict[str, Dict[str, Any]]:
     """{model name ('candidate' / 'baseline' / ''): {"overall": ..., "slices": {...}}}."""
     result: Dict[str, Dict[str, Any]] = {}
     for metrics_for_slice in tfma.load_metrics(evaluation_uri):
@@ -55,9 +54,3 @@ def read_metrics(evaluation_uri: str, spec: DatasetSpec) -> Dict[str, Dict[str, 
             else:
                 target[key.name] = value
     return result
-
-
-def slice_order(slices: Dict[str, Any], features: Sequence[str] = SLICE_FEATURES) -> list:
-    """Species slices first, then breeds, each alphabetical."""
-    prefixes = [SLICE_NAMES.get(f, f) + "=" for f in features]
-    return sorted(slices, key=lambda n: (next((i for i, p in enumerate(prefixes) if n.startswith(p)), 99), n))

@@ -1,4 +1,5 @@
 """TfdsExampleGen: TFX's ExampleGen machinery (Beam, spans, caching) over a TFDS builder."""
+
 from typing import Dict, Optional
 
 from tfx import types
@@ -8,12 +9,17 @@ from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
 from components.tfds_example_gen import driver, executor
-from components.tfds_example_gen.executor import (DATASET_NAME_KEY, DATASET_VERSION_KEY,
-                                                  MAX_BAD_FRACTION_KEY, TFDS_DIR_KEY)
+from components.tfds_example_gen.executor import (
+    DATASET_NAME_KEY,
+    DATASET_VERSION_KEY,
+    MAX_BAD_FRACTION_KEY,
+    TFDS_DIR_KEY,
+)
 
 
 class TfdsExampleGenSpec(ComponentSpec):
     """FileBasedExampleGen's parameters plus the TFDS builder and the bad-data limit."""
+
     PARAMETERS = {
         **standard_component_specs.FileBasedExampleGenSpec.PARAMETERS,
         DATASET_NAME_KEY: ExecutionParameter(type=str),
@@ -22,8 +28,7 @@ class TfdsExampleGenSpec(ComponentSpec):
         MAX_BAD_FRACTION_KEY: ExecutionParameter(type=float),
     }
     INPUTS: Dict[str, ChannelParameter] = {}
-    OUTPUTS = {standard_component_specs.EXAMPLES_KEY:
-               ChannelParameter(type=standard_artifacts.Examples)}
+    OUTPUTS = {standard_component_specs.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples)}
 
 
 class TfdsExampleGen(base_beam_component.BaseBeamComponent):
@@ -34,15 +39,27 @@ class TfdsExampleGen(base_beam_component.BaseBeamComponent):
     `data_dir` (optional, may hold {SPAN}) points the builder's download step at local raw
     files; empty means TFDS downloads them as usual.
     """
+
     SPEC_CLASS = TfdsExampleGenSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
     DRIVER_CLASS = driver.TfdsDriver
 
-    def __init__(self, *, dataset_name: str, dataset_version: str, splits: Dict[str, str],
-                 tfds_dir: str, data_dir: str = "", max_bad_fraction: float = 0.05,
-                 range_config: Optional[range_config_pb2.RangeConfig] = None):
-        input_config = example_gen_pb2.Input(splits=[
-            example_gen_pb2.Input.Split(name=name, pattern=pattern) for name, pattern in splits.items()])
+    def __init__(
+        self,
+        *,
+        dataset_name: str,
+        dataset_version: str,
+        splits: Dict[str, str],
+        tfds_dir: str,
+        data_dir: str = "",
+        max_bad_fraction: float = 0.05,
+        range_config: Optional[range_config_pb2.RangeConfig] = None,
+    ):
+        input_config = example_gen_pb2.Input(
+            splits=[
+                example_gen_pb2.Input.Split(name=name, pattern=pattern) for name, pattern in splits.items()
+            ]
+        )
         spec = TfdsExampleGenSpec(
             input_base=data_dir,
             input_config=input_config,
@@ -54,5 +71,6 @@ class TfdsExampleGen(base_beam_component.BaseBeamComponent):
             dataset_version=dataset_version,
             tfds_dir=tfds_dir,
             max_bad_fraction=max_bad_fraction,
-            examples=types.Channel(type=standard_artifacts.Examples))
+            examples=types.Channel(type=standard_artifacts.Examples),
+        )
         super().__init__(spec=spec)

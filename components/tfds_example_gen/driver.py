@@ -6,6 +6,7 @@ has not changed, and the span is what retraining reads. File-based ExampleGens g
 patterns, but here the split "patterns" are TFDS split expressions, so this input processor
 reads spans from the data directory itself (`--data-dir /data/pets/span-{SPAN}`).
 """
+
 from typing import Any, Dict, Iterable, Optional, Tuple
 
 from tfx.components.example_gen import driver, input_processor, utils
@@ -13,14 +14,18 @@ from tfx.orchestration import data_types
 from tfx.proto import example_gen_pb2, range_config_pb2
 from tfx.types import standard_component_specs
 
-from components import spans
+from components.tfds_example_gen import spans
 
 
 class TfdsInputProcessor(input_processor.InputProcessor):
     """Spans and fingerprints of a TFDS input: a local raw-file directory, or TFDS's download."""
 
-    def __init__(self, input_base: str, splits: Iterable[example_gen_pb2.Input.Split],
-                 range_config: Optional[range_config_pb2.RangeConfig] = None):
+    def __init__(
+        self,
+        input_base: str,
+        splits: Iterable[example_gen_pb2.Input.Split],
+        range_config: Optional[range_config_pb2.RangeConfig] = None,
+    ):
         super().__init__(splits, range_config)
         self._input_base = input_base
 
@@ -44,17 +49,23 @@ class TfdsInputProcessor(input_processor.InputProcessor):
 class TfdsDriver(driver.Driver):
     """ExampleGen driver that hands the executor the span's own data directory."""
 
-    def get_input_processor(self, splits: Iterable[example_gen_pb2.Input.Split],
-                            range_config: Optional[range_config_pb2.RangeConfig] = None,
-                            input_base_uri: Optional[str] = None) -> input_processor.InputProcessor:
+    def get_input_processor(
+        self,
+        splits: Iterable[example_gen_pb2.Input.Split],
+        range_config: Optional[range_config_pb2.RangeConfig] = None,
+        input_base_uri: Optional[str] = None,
+    ) -> input_processor.InputProcessor:
         return TfdsInputProcessor(input_base_uri or "", splits, range_config)
 
-    def resolve_exec_properties(self, exec_properties: Dict[str, Any],
-                                pipeline_info: data_types.PipelineInfo,
-                                component_info: data_types.ComponentInfo) -> Dict[str, Any]:
-        exec_properties = super().resolve_exec_properties(exec_properties, pipeline_info,
-                                                          component_info)
+    def resolve_exec_properties(
+        self,
+        exec_properties: Dict[str, Any],
+        pipeline_info: data_types.PipelineInfo,
+        component_info: data_types.ComponentInfo,
+    ) -> Dict[str, Any]:
+        exec_properties = super().resolve_exec_properties(exec_properties, pipeline_info, component_info)
         key = standard_component_specs.INPUT_BASE_KEY
-        exec_properties[key] = spans.span_location(exec_properties.get(key) or "",
-                                                   exec_properties[utils.SPAN_PROPERTY_NAME])
+        exec_properties[key] = spans.span_location(
+            exec_properties.get(key) or "", exec_properties[utils.SPAN_PROPERTY_NAME]
+        )
         return exec_properties

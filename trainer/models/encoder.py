@@ -6,18 +6,16 @@ lives in the model, hence in the exported SavedModel, and serving cannot forget 
 
 Why the BatchNorm momentum is configurable: Keras' MobileNetV2 uses 0.999, so after a few hundred
 steps from random initialisation the moving statistics are still near their initial values and
-the model predicts a single class in inference mode (measured; see STACK.md). A from-scratch
-encoder therefore gets momentum 0.9 by default.
+the model predicts a single class in inference mode (measured: docs/how-the-model-works.md,
+section 1, and docs/stack.md, "Training without ImageNet weights"). A from-scratch encoder
+therefore gets momentum 0.9 by default.
 """
-import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import re
 
-import re  # noqa: E402
-
-import h5py  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tf_keras as keras  # noqa: E402
+import h5py
+import tensorflow as tf
+import tf_keras as keras
 
 ENCODER_NAME = "encoder"
 RESCALE_LAYER_NAME = "scale_to_minus1_1"
@@ -99,15 +97,13 @@ def _load_weights_file(encoder: keras.Model, path: str) -> None:
     if not tf.io.gfile.exists(path):
         raise FileNotFoundError(f"encoder weights file not found: {path}")
     with tf.io.gfile.GFile(path, "rb") as handle, h5py.File(handle, "r") as h5:
-        group = h5["model_weights"] if "model_weights" in h5 else h5
+        group = h5.get("model_weights", h5)
         if "layer_names" not in group.attrs:
             raise ValueError(f"{path} is not a legacy-HDF5 Keras weights file")
         names = {n.decode() if isinstance(n, bytes) else n for n in group.attrs["layer_names"]}
     missing = [layer.name for layer in encoder.layers if layer.weights and layer.name not in names]
     if missing:
-        raise ValueError(
-            f"{path} has no weights for {len(missing)} encoder layers, e.g. {missing[:5]}"
-        )
+        raise ValueError(f"{path} has no weights for {len(missing)} encoder layers, e.g. {missing[:5]}")
     encoder.load_weights(path, by_name=True)
 
 
@@ -121,9 +117,7 @@ def unfreeze_encoder_from(model: keras.Model, block_name: str) -> None:
     """
     encoder = model if model.name == ENCODER_NAME else model.get_layer(ENCODER_NAME)
     names = [layer.name for layer in encoder.layers]
-    start = next(
-        (i for i, name in enumerate(names) if block_name in (name, block_of(name))), None
-    )
+    start = next((i for i, name in enumerate(names) if block_name in (name, block_of(name))), None)
     if start is None:
         blocks = list(dict.fromkeys(b for b in map(block_of, names) if b))
         raise ValueError(
@@ -134,8 +128,12 @@ def unfreeze_encoder_from(model: keras.Model, block_name: str) -> None:
         layer.trainable = False
 
 
-def encoder_features(image_size: int, weights: str = WEIGHTS_NONE, freeze_encoder: bool | None = None,
-                     bn_momentum: float | None = None) -> tuple:
+def encoder_features(
+    image_size: int,
+    weights: str = WEIGHTS_NONE,
+    freeze_encoder: bool | None = None,
+    bn_momentum: float | None = None,
+) -> tuple:
     """The model input and the encoder's five feature maps on it, for a decoder to build on.
 
     freeze_encoder=None keeps `build_encoder`'s default (frozen only with pretrained weights).

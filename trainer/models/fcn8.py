@@ -7,15 +7,12 @@ scores, and that sum upsampled x8 to full-resolution logits. As in the paper, th
 kernels start as bilinear interpolation, the x2 ones are learned and the final x8 one stays
 fixed, and the skip score layers start at zero (the net starts out as FCN-32s).
 """
-import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+from typing import Sequence
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tf_keras as keras  # noqa: E402
-
-from trainer.models.encoder import WEIGHTS_NONE, encoder_features  # noqa: E402
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
 
 SCORE_LAYER_NAMES = ("score_stride32", "score_stride16", "score_stride8")
 
@@ -48,19 +45,10 @@ def _upscore(num_classes: int, factor: int, name: str, **kwargs) -> keras.layers
     )
 
 
-def build_fcn8(
-    image_size: int,
-    num_classes: int = 3,
-    encoder_weights: str = WEIGHTS_NONE,
-    freeze_encoder: bool | None = None,
-    bn_momentum: float | None = None,
-) -> keras.Model:
-    """Return FCN-8s mapping [0, 1] images (batch, s, s, 3) to logits (batch, s, s, classes).
-
-    Encoder arguments as in `build_encoder` (freeze_encoder=None: its default).
-    """
-    inputs, (_, _, features8, features16, features32) = encoder_features(
-        image_size, encoder_weights, freeze_encoder, bn_momentum)
+def fcn8_decoder(inputs: tf.Tensor, features: Sequence[tf.Tensor], num_classes: int) -> keras.Model:
+    """FCN-8s on the encoder's five feature maps (strides 2..32): [0, 1] images (batch, s, s,
+    3) to logits (batch, s, s, classes)."""
+    _, _, features8, features16, features32 = features
     score32 = keras.layers.Conv2D(num_classes, 1, name="score_stride32")(features32)
     score16, score8 = (
         keras.layers.Conv2D(num_classes, 1, kernel_initializer="zeros", name=name)(features)

@@ -8,14 +8,11 @@ layer) is its own row. BatchNorm moving means and variances are never trainable:
 frozen, and the `bn_statistics` column shows how much of `frozen` they are, so that trainable +
 frozen equals `model.count_params()`.
 """
-import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import numpy as np
+import tf_keras as keras
 
-import numpy as np  # noqa: E402
-import tf_keras as keras  # noqa: E402
-
-from trainer.models.encoder import ENCODER_NAME, block_of  # noqa: E402
+from trainer.models.encoder import ENCODER_NAME, block_of
 
 _COLUMNS = ("trainable", "frozen", "bn_statistics")
 

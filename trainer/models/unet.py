@@ -5,33 +5,24 @@ concatenated with the matching encoder skip, then a stride-2 Conv2DTranspose to 
 resolution), except that the [0, 1] -> [-1, 1] rescaling is inside the encoder. The last layer
 computes in float32 so the logits stay float32 under a mixed_float16 policy.
 """
-import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+from typing import Sequence
 
-import tf_keras as keras  # noqa: E402
+import tensorflow as tf
+import tf_keras as keras
 
-from trainer.models.encoder import WEIGHTS_NONE, encoder_features  # noqa: E402
-from trainer.models.upsample import upsample  # noqa: E402
+from trainer.models.upsample import upsample
 
 DECODER_FILTERS = (512, 256, 128, 64)
 
 
-def build_unet(
-    image_size: int,
-    num_classes: int = 3,
-    encoder_weights: str = WEIGHTS_NONE,
-    freeze_encoder: bool | None = None,
-    bn_momentum: float | None = None,
-) -> keras.Model:
-    """Return the U-Net mapping [0, 1] images (batch, s, s, 3) to logits (batch, s, s, classes).
-
-    Encoder arguments as in `build_encoder` (freeze_encoder=None: its default).
-    """
-    inputs, (*skips, x) = encoder_features(image_size, encoder_weights, freeze_encoder, bn_momentum)
+def unet_decoder(inputs: tf.Tensor, features: Sequence[tf.Tensor], num_classes: int) -> keras.Model:
+    """The U-Net on the encoder's five feature maps (strides 2..32): [0, 1] images (batch, s, s,
+    3) to logits (batch, s, s, classes)."""
+    *skips, x = features
     for filters, skip in zip(DECODER_FILTERS, reversed(skips)):
         x = upsample(filters, 3)(x)
-        stride = image_size // skip.shape[1]
+        stride = inputs.shape[1] // skip.shape[1]
         x = keras.layers.Concatenate(name=f"concat_skip_stride{stride}")([x, skip])
     logits = keras.layers.Conv2DTranspose(
         num_classes, 3, strides=2, padding="same", dtype="float32", name="logits"

@@ -4,11 +4,8 @@
 layer for layer as in pix2pix: Conv2DTranspose (stride 2, no bias, N(0, 0.02) kernel init)
 -> BatchNormalization -> optional Dropout(0.5) -> ReLU.
 """
-import os
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-
-import tf_keras as keras  # noqa: E402
+import tf_keras as keras
 
 
 def upsample(

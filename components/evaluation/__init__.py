@@ -1,1 +1,0 @@
-"""Evaluation: segmentation metrics as TFMA metrics, and the Evaluator's config."""

@@ -1,1 +1,0 @@
-"""A Pusher executor that publishes TF Serving versions atomically and keeps the last K."""

@@ -1,0 +1,59 @@
+"""OUTPUT/run_summary.json: reading it and printing its metrics table.
+
+Pure Python on purpose: `segpipe metrics` only reads a JSON file, so it must answer in about a
+second, without TensorFlow, TFX, Beam or the metadata store (each costs 10-30 s to import here).
+"""
+
+import json
+import os
+from typing import Any, Dict, List, Optional
+
+from contract.names import RUN_SUMMARY, SLICE_DISPLAY_NAMES, SLICE_FEATURES
+
+
+def summary_path(output_dir: str) -> str:
+    return os.path.join(output_dir, RUN_SUMMARY)
+
+
+def load_summary(output_dir: str) -> Optional[dict]:
+    """OUTPUT/run_summary.json of the latest run, or None before the first complete run."""
+    path = summary_path(output_dir)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def slice_order(slices: Dict[str, Any]) -> List[str]:
+    """Species slices first, then breeds, each alphabetical."""
+    prefixes = [SLICE_DISPLAY_NAMES.get(f, f) + "=" for f in SLICE_FEATURES]
+    return sorted(slices, key=lambda n: (next((i for i, p in enumerate(prefixes) if n.startswith(p)), 99), n))
+
+
+def _number(value: Any) -> str:
+    return "n/a" if value is None or value != value else f"{value:.4f}"
+
+
+def format_metrics_table(summary: dict) -> str:
+    """The latest run's metrics: one row per slice, one column per metric and class."""
+    overall = summary["metrics"]["overall"]
+    classes = list(overall.get("iou", {}))
+    header = (
+        ["slice", "pixel acc", "mean IoU"] + [f"IoU {c}" for c in classes] + [f"Dice {c}" for c in classes]
+    )
+    rows = []
+    slices = summary["metrics"]["slices"]
+    for name, values in [("overall", overall)] + [(n, slices[n]) for n in slice_order(slices)]:
+        rows.append(
+            [name, _number(values.get("pixel_accuracy")), _number(values.get("mean_iou"))]
+            + [_number(values.get("iou", {}).get(c)) for c in classes]
+            + [_number(values.get("dice", {}).get(c)) for c in classes]
+        )
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)) for row in [header] + rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    blessing = summary["blessing"]
+    lines.append("")
+    lines.append(f"{'BLESSED' if blessing['blessed'] else 'NOT blessed'}: {blessing['reason']}")
+    lines.append(f"pushed: {summary['pushed_model'] or 'nothing'}; report: {summary['report']}")
+    return "\n".join(lines)

@@ -1,0 +1,539 @@
+"""Vertex AI: the compiled pipeline JSON, the jobs made from it, and the vertex settings' checks.
+
+Offline: nothing here reaches Google Cloud. The pipeline is compiled with TFX's
+KubeflowV2DagRunner and read back as JSON; `submit` and `schedule` get a fake aiplatform; the
+Trainer's way from the pipeline step to run_fn is replayed with the real TFX executors, with
+only the call that would start the Vertex AI job replaced.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
+from tfx.dsl.io import fileio
+from tfx.extensions.google_cloud_ai_platform import runner as aip_runner
+from tfx.extensions.google_cloud_ai_platform import training_clients
+from tfx.extensions.google_cloud_ai_platform.trainer import executor as aip_trainer_executor
+from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
+from tfx.scripts import run_executor
+from tfx.types import artifact, channel, standard_artifacts
+
+from components.run_report import component as run_report
+from pipeline import cli, flags, vertex_jobs, vertex_runner
+from pipeline.config import build_config
+from pipeline.errors import ConfigError
+from pipeline.pipeline import create_components
+from pipeline.vertex_settings import VertexSettings, validate_vertex
+from trainer.settings import TrainerSettings
+
+PROJECT = "my-project"
+REGION = "europe-west4"
+GCS_ROOT = "gs://segpipe-bucket/runs"
+IMAGE = "europe-west4-docker.pkg.dev/my-project/segpipe/segpipe:test"
+SERVICE_ACCOUNT = "pipelines@my-project.iam.gserviceaccount.com"
+BEAM_COMPONENTS = ("TfdsExampleGen", "StatisticsGen", "Transform", "Evaluator")
+DAG = (
+    "TfdsExampleGen",
+    "StatisticsGen",
+    "ImportSchemaGen",
+    "ExampleValidator",
+    "Transform",
+    "Trainer",
+    "latest_blessed_model_resolver",
+    "Evaluator",
+    "Pusher",
+    "RunReport",
+)
+VERTEX_FLAGS = [
+    "--vertex-project",
+    PROJECT,
+    "--vertex-region",
+    REGION,
+    "--gcs-root",
+    GCS_ROOT,
+    "--image-uri",
+    IMAGE,
+]
+
+
+def _config(output_dir, **vertex):
+    overrides = {
+        ("output", "output_dir"): str(output_dir),
+        ("vertex", "project"): PROJECT,
+        ("vertex", "region"): REGION,
+        ("vertex", "gcs_root"): GCS_ROOT,
+        ("vertex", "image_uri"): IMAGE,
+    }
+    overrides.update({("vertex", key): value for key, value in vertex.items()})
+    return build_config(overrides=overrides)
+
+
+class Compiled:
+    """A compiled pipeline JSON and handy views of it."""
+
+    def __init__(self, path):
+        self.path = path
+        self.text = Path(path).read_text(encoding="utf-8")
+        self.job = json.loads(self.text)
+        self.spec = self.job["pipelineSpec"]
+        self.tasks = self.spec["root"]["dag"]["tasks"]
+        self.executors = self.spec["deploymentSpec"]["executors"]
+
+    def parameters(self, task):
+        return self.tasks[task]["inputs"]["parameters"]
+
+    def parameter(self, task, name):
+        return self.parameters(task)[name]["runtimeValue"]["constantValue"]
+
+    def custom_config(self, task):
+        return json.loads(self.parameter(task, "custom_config")["stringValue"])
+
+    def container(self, task):
+        return self.executors[self.tasks[task]["componentRef"]["name"] + "_executor"]["container"]
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    """Compiled by `segpipe vertex compile` with only the required vertex flags."""
+    out = tmp_path_factory.mktemp("vertex-default")
+    path = str(out / "pipeline.json")
+    assert cli.main(["vertex", "compile", "--output", str(out), "--output-json", path, *VERTEX_FLAGS]) == 0
+    return Compiled(path), _config(out)
+
+
+@pytest.fixture(scope="module")
+def cloud_run(tmp_path_factory):
+    """Three V100 x2 workers, Dataflow, a Vertex endpoint and a service account."""
+    out = tmp_path_factory.mktemp("vertex-cloud")
+    config = _config(
+        out,
+        replica_count=3,
+        accelerator_type="NVIDIA_TESLA_V100",
+        accelerator_count=2,
+        use_dataflow=True,
+        endpoint_name="pets-segmenter",
+        service_account=SERVICE_ACCOUNT,
+        dataflow_max_workers=25,
+    )
+    return Compiled(vertex_runner.compile_pipeline(config, str(out / "cloud.json"))), config
+
+
+def test_compile_prints_the_json_path_and_keeps_every_component(default_run, capsys, tmp_path):
+    compiled, _ = default_run
+    for name in DAG:
+        assert any(task == name or task.startswith(name + "-") for task in compiled.tasks), name
+    assert {
+        "latest_blessed_model_resolver-model-blessing-resolver",
+        "latest_blessed_model_resolver-model-resolver",
+    } <= set(compiled.tasks)
+    assert compiled.spec["pipelineInfo"]["name"] == "segpipe"
+    # The printed path is the file written.
+    path = str(tmp_path / "again.json")
+    assert (
+        cli.main(["vertex", "compile", "--output", str(tmp_path), "--output-json", path, *VERTEX_FLAGS]) == 0
+    )
+    assert capsys.readouterr().out.strip().splitlines()[-1] == path and os.path.isfile(path)
+
+
+def test_one_replica_trains_on_one_gpu_worker(default_run):
+    compiled, _ = default_run
+    custom_config = compiled.custom_config("Trainer")
+    assert custom_config[vertex_runner.ENABLE_VERTEX_KEY] is True
+    assert custom_config[vertex_runner.VERTEX_REGION_KEY] == REGION
+    training_args = custom_config[vertex_runner.TRAINING_ARGS_KEY]
+    assert training_args == {
+        "project": PROJECT,
+        "worker_pool_specs": [
+            {
+                "machine_spec": {
+                    "machine_type": "n1-standard-8",
+                    "accelerator_type": "NVIDIA_TESLA_T4",
+                    "accelerator_count": 1,
+                },
+                "replica_count": 1,
+                "container_spec": {"image_uri": IMAGE},
+            }
+        ],
+    }
+    assert compiled.container("Trainer")["args"][1] == (
+        "tfx.extensions.google_cloud_ai_platform.trainer.executor.GenericExecutor"
+    )
+
+
+def test_three_replicas_are_a_chief_and_a_pool_of_two_workers(cloud_run):
+    compiled, _ = cloud_run
+    training_args = compiled.custom_config("Trainer")[vertex_runner.TRAINING_ARGS_KEY]
+    machine = {
+        "machine_type": "n1-standard-8",
+        "accelerator_type": "NVIDIA_TESLA_V100",
+        "accelerator_count": 2,
+    }
+    assert training_args["worker_pool_specs"] == [
+        {"machine_spec": machine, "replica_count": 1, "container_spec": {"image_uri": IMAGE}},
+        {"machine_spec": machine, "replica_count": 2, "container_spec": {"image_uri": IMAGE}},
+    ]
+    assert training_args["service_account"] == SERVICE_ACCOUNT
+
+
+def test_cpu_workers_have_no_accelerator(tmp_path):
+    config = _config(tmp_path, accelerator_type="NONE", machine_type="n1-highmem-16")
+    assert vertex_runner.worker_pool_specs(config) == [
+        {
+            "machine_spec": {"machine_type": "n1-highmem-16"},
+            "replica_count": 1,
+            "container_spec": {"image_uri": IMAGE},
+        }
+    ]
+
+
+def test_the_trainer_settings_sit_beside_the_vertex_keys(default_run):
+    compiled, config = default_run
+    custom_config = compiled.custom_config("Trainer")
+    assert TrainerSettings.from_custom_config(custom_config) == TrainerSettings(
+        model=config.model, training=config.training, dataset=config.dataset.name
+    )
+    assert compiled.parameter("Trainer", "run_fn") == {"stringValue": "trainer.task.run_fn"}
+
+
+captured_custom_configs = globals().get("captured_custom_configs", [])
+
+
+def capture_run_fn(fn_args):
+    """Stands in for trainer.task.run_fn at the end of the Vertex AI training job."""
+    captured_custom_configs.append(fn_args.custom_config)
+    fileio.makedirs(fn_args.serving_model_dir)
+
+
+def _artifact(kind, uri, **properties):
+    result = kind()
+    result.uri = str(uri)
+    for name, value in properties.items():
+        setattr(result, name, value)
+    return result
+
+
+def test_run_fn_gets_the_custom_config_on_vertex(cloud_run, tmp_path, monkeypatch):
+    """The pipeline step's executor → the custom job's command → the stock Trainer → run_fn."""
+    compiled, config = cloud_run
+    exec_properties = {
+        name: value["runtimeValue"]["constantValue"]["stringValue"]
+        for name, value in compiled.tasks["Trainer"]["inputs"]["parameters"].items()
+    }
+    exec_properties["run_fn"] = f"{__name__}.capture_run_fn"
+    (tmp_path / "schema").mkdir()
+    (tmp_path / "schema" / "schema.pbtxt").write_text("")
+    inputs = {
+        "examples": [
+            _artifact(standard_artifacts.Examples, tmp_path / "examples", split_names='["train", "eval"]')
+        ],
+        "transform_graph": [_artifact(standard_artifacts.TransformGraph, tmp_path / "graph")],
+        "schema": [_artifact(standard_artifacts.Schema, tmp_path / "schema")],
+    }
+    outputs = {
+        "model": [_artifact(standard_artifacts.Model, tmp_path / "model")],
+        "model_run": [_artifact(standard_artifacts.ModelRun, tmp_path / "model_run")],
+    }
+    launched = []
+    monkeypatch.setattr(training_clients.VertexJobClient, "create_client", lambda self: None)
+    monkeypatch.setattr(aip_runner, "_launch_cloud_training", lambda **kwargs: launched.append(kwargs))
+
+    aip_trainer_executor.GenericExecutor().Do(inputs, outputs, exec_properties)
+
+    (launch,) = launched
+    assert (launch["project"], launch["enable_vertex"], launch["vertex_region"]) == (PROJECT, True, REGION)
+    pools = launch["training_job"]["job_spec"]["worker_pool_specs"]
+    assert [pool["replica_count"] for pool in pools] == [1, 2]
+    assert {pool["container_spec"]["image_uri"] for pool in pools} == {IMAGE}
+    command = pools[0]["container_spec"]["command"]
+    assert command[:3] == ["python", "-m", "tfx.scripts.run_executor"]
+    assert all(pool["container_spec"]["command"] == command for pool in pools)
+
+    captured_custom_configs.clear()
+    run_executor.main(run_executor.parse_flags(command[3:]))  # what every worker runs
+    (custom_config,) = captured_custom_configs
+    assert TrainerSettings.from_custom_config(custom_config) == TrainerSettings(
+        model=config.model, training=config.training, dataset=config.dataset.name
+    )
+
+
+def test_the_image_runs_every_container(cloud_run):
+    compiled, _ = cloud_run
+    containers = [
+        executor["container"] for executor in compiled.executors.values() if "container" in executor
+    ]
+    assert len(containers) == len(DAG) - 1  # the Resolver is two resolver specs, no container
+    assert {container["image"] for container in containers} == {IMAGE}
+    pools = compiled.custom_config("Trainer")[vertex_runner.TRAINING_ARGS_KEY]["worker_pool_specs"]
+    assert {pool["container_spec"]["image_uri"] for pool in pools} == {IMAGE}
+    for name in BEAM_COMPONENTS:
+        assert f"--sdk_container_image={IMAGE}" in compiled.container(name)["args"]
+
+
+def test_beam_components_run_on_dataflow_when_asked(cloud_run, default_run):
+    compiled, _ = cloud_run
+    expected = [
+        "--runner=DataflowRunner",
+        f"--project={PROJECT}",
+        f"--region={REGION}",
+        f"--temp_location={GCS_ROOT}/tmp",
+        f"--staging_location={GCS_ROOT}/staging",
+        f"--sdk_container_image={IMAGE}",
+        "--machine_type=n1-standard-4",
+        "--max_num_workers=25",
+        f"--service_account_email={SERVICE_ACCOUNT}",
+    ]
+    for name in BEAM_COMPONENTS:
+        args = compiled.container(name)["args"]
+        assert args[args.index("{{$}}") + 1 :] == expected, name
+    local, _ = default_run
+    for name in BEAM_COMPONENTS:
+        args = local.container(name)["args"]
+        assert "--runner=DataflowRunner" not in args
+        assert args[args.index("{{$}}") + 1 :] == [
+            "--direct_running_mode=multi_processing",
+            "--direct_num_workers=0",
+        ]
+
+
+def test_example_gen_is_a_plain_container_without_driver(default_run):
+    compiled, _ = default_run
+    container = compiled.container("TfdsExampleGen")
+    assert "lifecycle" not in container  # KubeflowV2 gives only FileBasedExampleGen a driver
+    assert container["args"][:2] == ["--executor_class_path", "components.tfds_example_gen.executor.Executor"]
+    assert compiled.parameter("TfdsExampleGen", "input_base") == {"stringValue": ""}
+
+
+def test_the_endpoint_pusher_deploys_to_vertex(cloud_run):
+    compiled, _ = cloud_run
+    assert compiled.container("Pusher")["args"][1] == (
+        "tfx.extensions.google_cloud_ai_platform.pusher.executor.Executor"
+    )
+    assert compiled.custom_config("Pusher") == {
+        "ai_platform_enable_vertex": True,
+        "ai_platform_vertex_region": REGION,
+        "ai_platform_vertex_container_image_uri": VertexSettings().serving_image,
+        "ai_platform_serving_args": {
+            "project_id": PROJECT,
+            "endpoint_name": "pets-segmenter",
+            "machine_type": "n1-standard-4",
+        },
+    }
+
+
+def test_without_endpoint_tfx_pushes_to_the_gcs_serving_root(default_run):
+    compiled, _ = default_run
+    assert compiled.container("Pusher")["args"][1] == "tfx.components.pusher.executor.Executor"
+    destination = json.loads(compiled.parameter("Pusher", "push_destination")["stringValue"])
+    assert destination == {"filesystem": {"base_directory": f"{GCS_ROOT}/serving/segmenter"}}
+
+
+def test_every_location_is_on_gcs_or_in_the_image(default_run):
+    compiled, config = default_run
+    assert compiled.job["runtimeConfig"]["gcsOutputDirectory"] == f"{GCS_ROOT}/pipeline_root"
+    assert compiled.parameter("TfdsExampleGen", "tfds_dir") == {"stringValue": f"{GCS_ROOT}/tfds"}
+    assert "output_dir" not in compiled.parameters("RunReport")  # it writes only its artifact
+    assert compiled.parameter("ImportSchemaGen", "schema_file") == {
+        "stringValue": "/pipeline/components/tfds_example_gen/schema.pbtxt"
+    }
+    # Nothing names this machine's files.
+    assert config.output_dir not in compiled.text
+    assert os.path.dirname(os.path.dirname(os.path.abspath(vertex_runner.__file__))) not in compiled.text
+
+
+class FakeAiplatform:
+    """Records what `segpipe vertex submit|schedule` asks of google.cloud.aiplatform."""
+
+    def __init__(self):
+        self.calls = []
+        fake = self
+
+        class PipelineJob:
+            def __init__(self, **kwargs):
+                fake.calls.append(("PipelineJob", kwargs))
+                self.resource_name = "projects/1/locations/r/pipelineJobs/segpipe-1"
+
+            def submit(self, **kwargs):
+                fake.calls.append(("submit", kwargs))
+
+            def create_schedule(self, **kwargs):
+                fake.calls.append(("create_schedule", kwargs))
+                return type("Schedule", (), {"resource_name": "projects/1/locations/r/schedules/7"})()
+
+        self.PipelineJob = PipelineJob
+
+
+def _expected_job(template_path, display_name="segpipe"):
+    return (
+        "PipelineJob",
+        {
+            "display_name": display_name,
+            "template_path": template_path,
+            "pipeline_root": f"{GCS_ROOT}/pipeline_root",
+            "enable_caching": True,
+            "project": PROJECT,
+            "location": REGION,
+        },
+    )
+
+
+def test_submit_and_schedule_call_aiplatform(tmp_path):
+    config = _config(tmp_path, service_account=SERVICE_ACCOUNT, schedule_cron="0 3 * * *")
+    client = FakeAiplatform()
+    vertex_jobs.submit(config, "/t/p.json", aiplatform=client)
+    assert client.calls == [_expected_job("/t/p.json"), ("submit", {"service_account": SERVICE_ACCOUNT})]
+    client = FakeAiplatform()
+    schedule = vertex_jobs.schedule(config, "/t/p.json", "nightly", aiplatform=client)
+    assert client.calls == [
+        _expected_job("/t/p.json", "nightly"),
+        (
+            "create_schedule",
+            {"cron": "0 3 * * *", "display_name": "nightly", "service_account": SERVICE_ACCOUNT},
+        ),
+    ]
+    assert schedule.resource_name.endswith("/schedules/7")
+
+
+def test_cli_submit_and_schedule_compile_then_call_aiplatform(tmp_path, monkeypatch, capsys):
+    client = FakeAiplatform()
+    monkeypatch.setattr(vertex_jobs, "default_client", lambda: client)
+    path = str(tmp_path / "p.json")
+    assert (
+        cli.main(["vertex", "submit", "--output", str(tmp_path), "--output-json", path, *VERTEX_FLAGS]) == 0
+    )
+    assert client.calls == [_expected_job(path), ("submit", {"service_account": None})]
+    assert "pipelineJobs/segpipe-1" in capsys.readouterr().out
+    client.calls.clear()
+    assert (
+        cli.main(
+            [
+                "vertex",
+                "schedule",
+                "--output",
+                str(tmp_path),
+                "--output-json",
+                path,
+                "--cron",
+                "TZ=Europe/Amsterdam 30 2 * * 1-5",
+                "--display-name",
+                "weekdays",
+                *VERTEX_FLAGS,
+            ]
+        )
+        == 0
+    )
+    assert client.calls == [
+        _expected_job(path, "weekdays"),
+        (
+            "create_schedule",
+            {"cron": "TZ=Europe/Amsterdam 30 2 * * 1-5", "display_name": "weekdays", "service_account": None},
+        ),
+    ]
+    assert json.loads(Path(path).read_text(encoding="utf-8"))["pipelineSpec"]
+
+
+@pytest.mark.parametrize(
+    "command,flags,named",
+    [
+        ("compile", ["--vertex-project", ""], "--vertex-project"),
+        ("compile", ["--vertex-project", "My Project"], "--vertex-project"),
+        ("compile", ["--vertex-region", "Europe West"], "--vertex-region"),
+        ("compile", ["--gcs-root", "/local/dir"], "--gcs-root"),
+        ("submit", ["--image-uri", ""], "--image-uri"),
+        ("compile", ["--accelerator-type", "NVIDIA_GTX_1080"], "--accelerator-type"),
+        ("compile", ["--accelerator-count", "0"], "--accelerator-count"),
+        ("compile", ["--replica-count", "0"], "--replica-count"),
+        ("compile", ["--use-dataflow", "maybe"], "--use-dataflow"),
+        ("compile", ["--dataflow-max-workers", "0"], "--dataflow-max-workers"),
+        ("compile", ["--service-account", "me"], "--service-account"),
+        ("schedule", [], "--cron"),
+        ("schedule", ["--cron", "every night"], "--cron"),
+        ("compile", ["--serving-root", "/srv/models"], "--serving-root"),
+        ("compile", ["--serving-root", "gs://b/m", "--endpoint-name", "e"], "--serving-root"),
+        ("compile", ["--tfds-dir", "/tmp/tfds"], "--tfds-dir"),
+        ("compile", ["--warm-start", "/models/1"], "--warm-start"),
+    ],
+)
+def test_bad_vertex_settings_exit_2_naming_the_flag(command, flags, named, tmp_path, capsys, monkeypatch):
+    client = FakeAiplatform()
+    monkeypatch.setattr(vertex_jobs, "default_client", lambda: client)
+    argv = ["vertex", command, "--output", str(tmp_path), *VERTEX_FLAGS, *flags]
+    try:
+        code = cli.main(argv)
+    except SystemExit as exit_:  # argparse's own checks (choices) exit from parse_args
+        code = exit_.code
+    assert code == 2
+    assert named in capsys.readouterr().err
+    assert not client.calls and not os.path.exists(tmp_path / "vertex")
+
+
+def test_data_dir_cannot_reach_vertex(tmp_path, capsys):
+    assert (
+        cli.main(["vertex", "compile", "--output", str(tmp_path), "--data-dir", str(tmp_path), *VERTEX_FLAGS])
+        == 2
+    )
+    assert "--data-dir" in capsys.readouterr().err
+
+
+def test_local_config_needs_no_vertex_settings(tmp_path):
+    config = build_config(overrides={("output", "output_dir"): str(tmp_path)})
+    assert config.vertex.project == "" and config.vertex.region == "us-central1"
+    with pytest.raises(ConfigError, match="--vertex-project"):
+        validate_vertex(config)
+    args = cli.build_parser().parse_args(["run", "--output", str(tmp_path)])
+    assert flags.config_from_args(args) == config
+
+
+def test_the_local_pusher_refuses_a_gcs_serving_root(tmp_path):
+    config = build_config(
+        overrides={("output", "output_dir"): str(tmp_path), ("push", "serving_root"): "gs://bucket/serving"}
+    )
+    with pytest.raises(ConfigError, match="--serving-root.*segpipe vertex"):
+        create_components(config)
+
+
+def test_the_container_rebuilds_the_run_report_artifact_from_its_title(default_run):
+    """What KubeflowV2's entrypoint does with RunReport's output before the executor runs."""
+    compiled, _ = default_run
+    component = compiled.spec["components"][compiled.tasks["RunReport"]["componentRef"]["name"]]
+    artifact_type = component["outputDefinitions"]["artifacts"]["report"]["artifactType"]
+    runtime = json_format.ParseDict(
+        {"artifacts": [{"type": artifact_type, "uri": "gs://b/r/1"}]}, pipeline_spec_pb2.ArtifactList()
+    )
+    (report,) = kubeflow_v2_entrypoint_utils.parse_raw_artifact_dict({"report": runtime})["report"]
+    assert isinstance(report, run_report.RunReportArtifact) and report.uri == "gs://b/r/1"
+
+
+def test_custom_artifact_types_must_import_by_their_name():
+    class Report(artifact.Artifact):
+        TYPE_NAME = "SegmentationThing"
+
+    class Node:
+        id = "Thing"
+        outputs = {"report": channel.Channel(type=Report)}
+
+    with pytest.raises(vertex_runner.VertexCompileError, match="Thing.*'report'.*one dot"):
+        vertex_runner.check_artifact_types([Node()])
+    Report.TYPE_NAME = "components.NoSuchReport"
+    with pytest.raises(vertex_runner.VertexCompileError, match="cannot import"):
+        vertex_runner.check_artifact_types([Node()])
+
+
+def test_the_run_report_artifact_type_is_importable_by_its_type_name():
+    vertex_runner.check_artifact_types(
+        [
+            run_report.RunReport(
+                examples=channel.Channel(type=standard_artifacts.Examples),
+                model=channel.Channel(type=standard_artifacts.Model),
+                evaluation=channel.Channel(type=standard_artifacts.ModelEvaluation),
+                blessing=channel.Channel(type=standard_artifacts.ModelBlessing),
+                pushed_model=channel.Channel(type=standard_artifacts.PushedModel),
+                dataset="oxford_iiit_pet",
+                pipeline_name="p",
+                min_mean_iou=0.5,
+                min_improvement=0.0,
+            )
+        ]
+    )

@@ -1,0 +1,202 @@
+"""The Trainer's own settings: which network it builds and how it fits it.
+
+The Trainer owns this schema; the pipeline composes it with its other sections
+(pipeline/config.py), and the settings travel to `run_fn` as `custom_config` and come back here
+(`TrainerSettings`). Every field carries its command-line flag and help, so `segpipe` builds
+its flags from the same declaration that types and checks the value. Imports no TensorFlow: the
+command line reads it to answer `--help` in a second.
+"""
+
+import math
+import os
+from typing import Any, Dict, List, Literal, Optional, cast
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic.fields import FieldInfo
+
+MODEL_NAMES = ("unet", "fcn8")
+ENCODER_WEIGHTS = ("imagenet", "none")
+AUTO = "auto"
+
+
+def flag(name: str, metavar: Optional[str] = None, shown_default: Optional[str] = None) -> Dict[str, Any]:
+    """A field's command-line flag, for Field(json_schema_extra): the placeholder its help shows,
+    and how its default reads where the stored value means something else (empty = OUTPUT/...)."""
+    return {"flag": name, "metavar": metavar, "shown_default": shown_default}
+
+
+def flag_of(field: FieldInfo) -> Dict[str, Any]:
+    """What `flag` put in a field's json_schema_extra."""
+    return cast(Dict[str, Any], field.json_schema_extra or {})
+
+
+class Section(BaseModel):
+    """One section of settings: unknown keys are errors, assignments are checked, and a number
+    is never a boolean in disguise (YAML reads `yes` as true; `epochs: yes` must not mean 1)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        annotation: Any = cls.model_fields[str(info.field_name)].annotation
+        if isinstance(value, bool) and annotation in (int, float):
+            raise ValueError("expected a number, not yes/no")
+        return value
+
+
+def _auto_is_none(value: Any) -> Any:
+    """'auto' (from a flag or a file) means: let the Trainer decide, i.e. None."""
+    return None if isinstance(value, str) and value.strip().lower() == AUTO else value
+
+
+class ModelSettings(Section):
+    """Which network, at which resolution, with which encoder weights."""
+
+    name: Literal["unet", "fcn8"] = Field(
+        "unet", description="Segmentation network.", json_schema_extra=flag("--model")
+    )
+    image_size: int = Field(
+        128,
+        description="Side of the square model input, in pixels.",
+        json_schema_extra=flag("--image-size", "PIXELS"),
+    )
+    encoder_weights: str = Field(
+        "imagenet",
+        description="MobileNetV2 encoder weights: imagenet, none, or a weights file.",
+        json_schema_extra=flag("--encoder-weights", "imagenet|none|FILE"),
+    )
+    freeze_encoder: Optional[bool] = Field(
+        None,
+        description="Freeze the encoder: yes, no, or auto (frozen with pretrained weights, "
+        "trained from scratch otherwise).",
+        json_schema_extra=flag("--freeze-encoder", "auto|yes|no"),
+    )
+    bn_momentum: Optional[float] = Field(
+        None,
+        gt=0.0,
+        lt=1.0,
+        description="BatchNorm momentum of the encoder; auto = 0.9 when the "
+        "encoder trains from scratch, Keras' 0.999 otherwise.",
+        json_schema_extra=flag("--bn-momentum", "auto|M"),
+    )
+
+    _auto = field_validator("freeze_encoder", "bn_momentum", mode="before")(_auto_is_none)
+
+    @field_validator("image_size")
+    @classmethod
+    def _multiple_of_32(cls, value: int) -> int:
+        if value < 32 or value > 1024 or value % 32:
+            raise ValueError("must be a multiple of 32 between 32 and 1024 (the encoder downsamples 32x)")
+        return value
+
+    @field_validator("encoder_weights")
+    @classmethod
+    def _weights(cls, value: str) -> str:
+        if value not in ENCODER_WEIGHTS and not os.path.isfile(value):
+            raise ValueError("must be 'imagenet', 'none' or the path of an existing weights file")
+        return value
+
+
+class TrainingSettings(Section):
+    """How the Trainer fits the model."""
+
+    epochs: int = Field(
+        10, ge=1, le=10_000, description="Training epochs.", json_schema_extra=flag("--epochs", "N")
+    )
+    batch_size: int = Field(
+        32,
+        ge=1,
+        le=4096,
+        description="Batch size per replica (global = this x replicas).",
+        json_schema_extra=flag("--batch-size", "N"),
+    )
+    learning_rate: float = Field(
+        1e-3,
+        gt=0.0,
+        le=1.0,
+        description="Adam learning rate.",
+        json_schema_extra=flag("--learning-rate", "LR"),
+    )
+    class_weights: List[float] = Field(
+        default_factory=list,
+        description="Per-pixel loss weights, one per class "
+        "(pet,background,border), comma-separated; empty = unweighted.",
+        json_schema_extra=flag("--class-weights", "W,W,W"),
+    )
+    early_stopping_patience: int = Field(
+        3,
+        ge=0,
+        le=10_000,
+        description="Epochs without validation mean-IoU gain before stopping; 0 = off.",
+        json_schema_extra=flag("--early-stopping-patience", "N"),
+    )
+    fine_tune_epochs: int = Field(
+        0,
+        ge=0,
+        le=10_000,
+        description="Extra epochs with the encoder unfrozen from --fine-tune-from.",
+        json_schema_extra=flag("--fine-tune-epochs", "N"),
+    )
+    fine_tune_from: str = Field(
+        "block_13_expand",
+        min_length=1,
+        description="First encoder layer to unfreeze in the fine-tuning phase.",
+        json_schema_extra=flag("--fine-tune-from", "LAYER"),
+    )
+    fine_tune_learning_rate: float = Field(
+        1e-4,
+        gt=0.0,
+        le=1.0,
+        description="Learning rate of the fine-tuning phase.",
+        json_schema_extra=flag("--fine-tune-learning-rate", "LR"),
+    )
+    warm_start_from_blessed: bool = Field(
+        False,
+        description="Start from the latest blessed model's weights (what `segpipe retrain` does).",
+        json_schema_extra=flag("--warm-start-from-blessed", "yes|no"),
+    )
+    warm_start: str = Field(
+        "",
+        description="Start from this previous model's weights (a Trainer model directory).",
+        json_schema_extra=flag("--warm-start", "DIR"),
+    )
+    seed: int = Field(
+        42,
+        ge=0,
+        le=2**31 - 1,
+        description="Random seed of shuffling, augmentation and initialisation.",
+        json_schema_extra=flag("--seed", "N"),
+    )
+
+    @field_validator("class_weights", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("class_weights")
+    @classmethod
+    def _positive(cls, value: List[float]) -> List[float]:
+        if any(not (w > 0 and math.isfinite(w)) for w in value):
+            raise ValueError("must be positive numbers")
+        return value
+
+
+class TrainerSettings(BaseModel):
+    """What `run_fn` receives in custom_config: the model and training sections and the dataset."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: ModelSettings
+    training: TrainingSettings
+    dataset: str
+
+    @classmethod
+    def from_custom_config(cls, custom_config: Dict[str, Any]) -> "TrainerSettings":
+        """Rebuilds the settings from the Trainer's custom_config (extra keys, e.g. Vertex's
+        ai_platform_* ones, belong to the orchestrator)."""
+        return cls(**{key: custom_config[key] for key in cls.model_fields})
+
+    def to_custom_config(self) -> Dict[str, Any]:
+        return self.model_dump()
