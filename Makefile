@@ -13,7 +13,7 @@ DEMO_OUT ?= demo_out
 DEMO_FLAGS ?=
 PYTEST_FLAGS ?= -n 2
 
-.PHONY: demo test test-fast lint install clean
+.PHONY: demo test test-fast lint docs install clean
 
 $(STAMP): setup.py constraints.txt
 	@test -n "$(PYTHON_FOR_VENV)" || { echo "Python 3.10 not found (tried python3.10 and pyenv's versions/3.10.*)"; exit 1; }
@@ -34,6 +34,9 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(VENV)/bin/python -m pytest $(PYTEST_FLAGS) -m "not slow" tests
+
+docs: $(STAMP)
+	$(VENV)/bin/python -m docs.model_figures
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -29,6 +29,8 @@ from pipeline.errors import ConfigError
 from pipeline.run_lock import RunLockedError, run_lock
 from pipeline.vertex_settings import validate_vertex
 
+# Where the model's layers, shapes and skips are explained (printed by `segpipe summary`).
+MODEL_DOCS = "docs/how-the-model-works.md"
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 EXIT_BUSY = 3
@@ -108,6 +110,7 @@ def _summary(args: argparse.Namespace) -> int:
         f"encoder weights {config.model.encoder_weights}, freeze encoder {config.model.freeze_encoder}"
     )
     print(format_trainable_summary(trainable_summary(model)))
+    print(f"why these layers train: {MODEL_DOCS}#1-which-layers-train")
     return 0
 
 
