@@ -11,7 +11,8 @@ def test_summary_prints_the_documented_table_and_links_to_its_explanation(capsys
     printed = capsys.readouterr().out
     with open(figures.PAGE, encoding="utf-8") as handle:
         page = handle.read()
-    table = figures.read_blocks(page)["summary-frozen"].strip().removeprefix("```text").removesuffix("```").strip()
+    block = figures.read_blocks(page)["summary-frozen"].strip()
+    table = block.removeprefix("```text").removesuffix("```").strip()
     assert table in printed
     link = re.search(rf"{re.escape(cli.MODEL_DOCS)}#([\w-]+)", printed)
     headings = re.findall(r"^#+ (.+)$", page, flags=re.M)
