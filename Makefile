@@ -53,3 +53,10 @@ BENCH_FLAGS ?=
 .PHONY: bench
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench.run_all $(BENCH_FLAGS)
+
+# make bench-gpu: the Trainer's own input pipeline and model on a GPU, float32 and mixed
+# precision, XLA off and on, batch sizes up to memory (bench/gpu.py; on a CPU a tiny run).
+BENCH_GPU_FLAGS ?=
+.PHONY: bench-gpu
+bench-gpu: $(STAMP)
+	$(VENV)/bin/python -m bench.gpu $(BENCH_GPU_FLAGS)
