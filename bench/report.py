@@ -18,6 +18,8 @@ BENCHMARKS = (
     "serving_cost",
     "transform_beam",
     "ceiling",
+    "exif_cost",
+    "cli_latency",
 )
 # name: (what the issue asks, limit, direction)
 TARGETS = {
@@ -127,6 +129,16 @@ def build_summary(
                 "same_round_matmul_flops_per_second_median",
             )
         },
+        "exif_ms_per_image": {
+            kind: {
+                "transform_plain": results["exif_cost"][kind]["wall_ms_per_image"]["transform_plain"],
+                "transform_oriented": results["exif_cost"][kind]["wall_ms_per_image"]["transform_oriented"],
+                "cpu_ratio": results["exif_cost"][kind]["cpu_ratio_to_plain"]["transform_oriented"],
+            }
+            for kind in ("untagged", "exif_orientation_6")
+        },
+        "cli_seconds": {name: c["median_seconds"] for name, c in results["cli_latency"]["commands"].items()},
+        "import_tensorflow_seconds": results["cli_latency"]["import_tensorflow_median_seconds"],
         "targets": targets,
     }
 
@@ -158,6 +170,7 @@ def _results_table(summary: Dict[str, Any]) -> List[str]:
     )
     ips, ratios, overall = tr["images_per_second"], tr["ratios_median_of_rounds"], tr["ratios_overall"]
     fit = tr["fit_seconds_sequential_runs"]
+    exif = summary["exif_ms_per_image"]
     beam = summary["transform_beam"]["images_per_second"]
     b1, b32 = serving["1"], serving["32"]
     ours, bilinear, nearest = q["trainer"], q["tutorial_bilinear_masks"], q["tutorial_nearest_masks"]
@@ -203,6 +216,13 @@ def _results_table(summary: Dict[str, Any]) -> List[str]:
         f"{ceiling['share_of_peak']['trainer']:.0%} of the best-of-10 rate, taken at another moment) "
         f"| {ceiling['share_of_same_round_matmul']['tutorial']:.0%} (tutorial loop), "
         f"{ceiling['share_of_same_round_matmul']['memory']:.0%} (from memory) | | | |",
+        f"| EXIF orientation in Transform's per-image step (decode, resize, scale), 500×375 JPEG: untagged "
+        f"| {exif['untagged']['transform_oriented']:.2f} ms | {exif['untagged']['transform_plain']:.2f} ms (orientation ignored) "
+        f"| {exif['untagged']['cpu_ratio']:.2f}x (CPU time) | | |",
+        f"| commands that only read (fresh process, median): {', '.join(f'`{n}` {s:.2f} s' for n, s in summary['cli_seconds'].items())} "
+        f"| | `python -c 'import tensorflow'` {summary['import_tensorflow_seconds']:.1f} s | | about 1 s | |",
+        f"| the same, a phone photo (orientation 6: turned) | {exif['exif_orientation_6']['transform_oriented']:.2f} ms "
+        f"| {exif['exif_orientation_6']['transform_plain']:.2f} ms | {exif['exif_orientation_6']['cpu_ratio']:.2f}x (CPU time) | | |",
     ]
 
 

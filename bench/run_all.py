@@ -16,7 +16,16 @@ import time
 from bench import report
 from bench.common import FULL, QUICK, REPO_ROOT, SCRATCH_DIR
 
-STAGES = ("where_time_goes", "training_compare", "throughput", "serving_cost", "transform_beam", "ceiling")
+STAGES = (
+    "where_time_goes",
+    "training_compare",
+    "throughput",
+    "serving_cost",
+    "transform_beam",
+    "ceiling",
+    "exif_cost",
+    "cli_latency",
+)
 LOG_TAIL_LINES = 40
 
 

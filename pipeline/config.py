@@ -23,6 +23,8 @@ from pipeline.errors import ConfigError
 from pipeline.vertex_settings import VertexSettings
 from trainer.settings import ModelSettings, Section, TrainingSettings, flag, flag_of
 
+# Imported by every Beam worker: drops TensorFlow's harmless teardown message (see the module).
+BEAM_WORKER_PLUGIN = "pipeline.beam_worker"
 # The schema ImportSchemaGen imports by default: the ExampleGen's own, shipped beside it.
 BUILT_IN_SCHEMA = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -253,6 +255,11 @@ class PipelineConfig(BaseModel):
         return os.path.join(self.output_dir, "logs")
 
     @property
+    def data_quality_dir(self) -> str:
+        """Where the data-quality report of a failed gate is kept (TFX removes the artifact)."""
+        return os.path.join(self.output_dir, "data_quality")
+
+    @property
     def tfds_dir(self) -> str:
         return os.path.abspath(self.dataset.tfds_dir or os.path.join(self.output_dir, "tfds"))
 
@@ -266,10 +273,11 @@ class PipelineConfig(BaseModel):
 
     def beam_pipeline_args(self) -> List[str]:
         """The DirectRunner on every core of the machine (0 workers means so) unless the user
-        says otherwise; then --beam-arg."""
+        says otherwise; every worker imports pipeline/beam_worker.py; then --beam-arg."""
         return [
             f"--direct_running_mode={self.beam.direct_running_mode}",
             f"--direct_num_workers={self.beam.direct_num_workers}",
+            f"--beam_plugin={BEAM_WORKER_PLUGIN}",
             *self.beam.extra_args,
         ]
 

@@ -18,7 +18,7 @@ from components.evaluator.component import Evaluator
 from components.evaluator.eval_config import build_eval_config
 from components.pusher.component import Pusher
 from components.run_report.component import RunReport
-from components.tfds_example_gen import TfdsExampleGen
+from components.tfds_example_gen.component import TfdsExampleGen
 from contract.datasets import dataset_facts
 from contract.names import EVAL_SPLIT, TRAIN_SPLIT
 from pipeline.config import PipelineConfig
@@ -45,6 +45,7 @@ def create_components(
         data_dir=config.dataset.data_dir,
         tfds_dir=config.tfds_dir,
         max_bad_fraction=config.dataset.max_bad_fraction,
+        failure_report_dir=config.data_quality_dir,
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     if config.data_schema.mode == "import":

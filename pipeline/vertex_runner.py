@@ -47,7 +47,7 @@ from tfx.orchestration.kubeflow.v2 import compiler_utils
 from tfx.utils import import_utils
 
 from pipeline import vertex_jobs
-from pipeline.config import PipelineConfig
+from pipeline.config import BEAM_WORKER_PLUGIN, PipelineConfig
 from pipeline.pipeline import PusherFactory, TrainerFactory, create_components
 from pipeline.vertex_settings import REPOSITORY_DIR, validate_vertex
 from trainer.settings import ENCODER_WEIGHTS
@@ -91,6 +91,10 @@ class VertexPipelineConfig(PipelineConfig):
         return vertex_jobs.pipeline_root(self)
 
     @property
+    def data_quality_dir(self) -> str:
+        return vertex_jobs.gcs_location(self, vertex_jobs.DATA_QUALITY_DIR)
+
+    @property
     def tfds_dir(self) -> str:
         return self.dataset.tfds_dir or vertex_jobs.gcs_location(self, vertex_jobs.TFDS_DIR)
 
@@ -120,6 +124,7 @@ class VertexPipelineConfig(PipelineConfig):
             f"--sdk_container_image={vertex.image_uri}",
             f"--machine_type={vertex.dataflow_machine_type}",
             f"--max_num_workers={vertex.dataflow_max_workers}",
+            f"--beam_plugin={BEAM_WORKER_PLUGIN}",
         ]
         if vertex.service_account:
             args.append(f"--service_account_email={vertex.service_account}")

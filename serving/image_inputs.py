@@ -15,6 +15,8 @@ from typing import Tuple
 
 from PIL import Image, UnidentifiedImageError
 
+from serving.orientation import SWAPS_SIDES, orientation_of
+
 # "MPO" is what Pillow calls the multi-picture JPEGs many cameras write; they are JPEGs.
 ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG")
 
@@ -52,13 +54,15 @@ def read_checked_image(path: str, max_pixels: int) -> CheckedImage:
 
 
 def _check_header(data: bytes, max_pixels: int) -> Tuple[int, int]:
-    """Format and size, from the header alone (Image.open decodes no pixels)."""
+    """Format and size as displayed, from the header alone (Image.open decodes no pixels)."""
     try:
         with warnings.catch_warnings():
             # Pillow warns above ~89 M pixels and refuses above ~179 M; the limit here is ours.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 image_format, (width, height) = image.format, image.size
+                if orientation_of(image) in SWAPS_SIDES:  # the model returns the displayed size
+                    width, height = height, width
     except UnidentifiedImageError:
         raise InputError("not a JPEG or PNG image") from None
     except Image.DecompressionBombError as error:

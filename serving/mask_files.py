@@ -17,6 +17,7 @@ from PIL import Image
 
 from contract.datasets import CLASS_NAMES
 from serving.colors import CLASS_COLORS, overlay
+from serving.orientation import displayed
 
 OVERLAY_ALPHA = 0.5
 
@@ -59,8 +60,11 @@ def _mask_image(class_map: np.ndarray) -> Image.Image:
 
 
 def _rgb_image(image_bytes: bytes) -> Image.Image:
-    """The image as 8-bit RGB, transparency dropped as the model's decoder drops it."""
-    with Image.open(io.BytesIO(image_bytes)) as image:
+    """The image as displayed (its EXIF orientation applied, as the model applies it), in 8-bit
+    RGB, transparency dropped as the model's decoder drops it."""
+    with Image.open(io.BytesIO(image_bytes)) as opened:
+        opened.load()
+        image = displayed(opened)
         if image.mode.startswith("I"):
             # 16-bit greyscale PNG: Pillow's own conversion clips at 255 (a white picture);
             # keep the top 8 bits, as an 8-bit decoder does.

@@ -20,6 +20,7 @@ import requests
 
 from contract.names import DEFAULT_MODEL_NAME, IMAGES_INPUT, PREDICT_IMAGES
 from serving.model_layout import SAVED_MODEL_FILE, version_dir, versions
+from serving.tf_errors import one_line
 from serving.wire_format import (
     Prediction,
     PredictionError,
@@ -111,7 +112,7 @@ class GrpcPredictor:
         try:
             response = self._stub.Predict(grpc_predict_request(images, self.model_name), timeout=self.timeout)
         except grpc.RpcError as error:
-            code, details = error.code(), _one_line(error.details() or "")
+            code, details = error.code(), one_line(error.details() or "")
             if code == codes.UNAVAILABLE:
                 # Also what a batching server answers when its queue is full.
                 what = "no TF Serving at" if "connect" in details.lower() else "unavailable: TF Serving at"
@@ -142,7 +143,7 @@ class InProcessPredictor:
             self._model = tf.saved_model.load(self.model_dir)
         except (OSError, ValueError, tf.errors.OpError) as error:
             raise PredictionError(
-                f"cannot load the SavedModel in {self.model_dir}: {_one_line(str(error))}"
+                f"cannot load the SavedModel in {self.model_dir}: {one_line(str(error))}"
             ) from None
         if PREDICT_IMAGES not in self._model.signatures:
             raise PredictionError(
@@ -157,12 +158,12 @@ class InProcessPredictor:
             outputs = self._signature(**{IMAGES_INPUT: tf.constant(list(images), dtype=tf.string)})
         except tf.errors.InvalidArgumentError as error:
             raise PredictionError(
-                f"the model in {self.model_dir} cannot read the image: {_one_line(error.message)}",
+                f"the model in {self.model_dir} cannot read the image: {one_line(error.message)}",
                 bad_input=True,
             ) from None
         except tf.errors.OpError as error:
             raise PredictionError(
-                f"the model in {self.model_dir} failed: {_one_line(error.message)}"
+                f"the model in {self.model_dir} failed: {one_line(error.message)}"
             ) from None
         return _checked(
             lambda: predictions_from_arrays({k: v.numpy() for k, v in outputs.items()}),
@@ -208,27 +209,12 @@ def _connection_reason(error: Exception) -> str:
     if isinstance(error, requests.ConnectTimeout):
         return "connection timed out"
     match = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(error))
-    return match.group(1).strip() if match else _one_line(str(error))
+    return match.group(1).strip() if match else one_line(str(error))
 
 
 def _rest_error_text(response: requests.Response) -> str:
     """TF Serving's `{"error": ...}` text, or the start of whatever else answered."""
     try:
-        return _one_line(str(response.json()["error"]))
+        return one_line(str(response.json()["error"]))
     except (ValueError, KeyError, TypeError):
-        return _one_line(response.text[:200]) or response.reason
-
-
-def _one_line(message: str) -> str:
-    """The line of a TensorFlow error that says what went wrong.
-
-    TensorFlow wraps it in 'Graph execution error:', 'Detected at node ...' and tab-indented
-    '[[{{node ...}}]]' lines that mean nothing to someone who sent a photo.
-    """
-    noise = ("Graph execution error", "Detected at node", "<stack traces unavailable>")
-    lines = [
-        line.strip()
-        for line in message.splitlines()
-        if line.strip() and not line.startswith(("\t", " ")) and not line.startswith(noise)
-    ]
-    return lines[-1] if lines else message.strip()
+        return one_line(response.text[:200]) or response.reason

@@ -1,14 +1,16 @@
 """Transform's preprocessing_fn: decode, resize and normalise; the graph serving runs too.
 
 What it does, per example:
-- image: JPEG/PNG bytes → RGB → resized to image_size×image_size, bilinear → float32 in [0, 1];
+- image: JPEG/PNG bytes → RGB, turned as displayed (its EXIF orientation applied,
+  trainer/orientation.py: phone photos are stored rotated, and their masks are drawn on the
+  photo as displayed) → resized to image_size×image_size, bilinear → float32 in [0, 1];
 - mask: PNG bytes → resized with NEAREST neighbour (bilinear would blend labels 1 and 3 into
   fractional, meaningless classes, the tutorial's old bug that a public TFX pipeline still has)
   → class ids 0..n-1 in the order of the dataset's mask values (Oxford: 1 pet → 0,
   2 background → 1, 3 border → 2);
 - species and breed label pass through for slicing the evaluation; the original height and width
-  come out too, so `predict_images` can return a class map at the image's own size without
-  decoding it twice.
+  (as displayed) come out too, so `predict_images` can return a class map at the image's own
+  size without decoding it twice.
 
 Why there is NO random flip here: Transform materialises its output once and its graph is baked
 into the exported model. A flip here would be the same flip every epoch (augmentation frozen by
@@ -34,6 +36,7 @@ from contract.names import (
     SPECIES_XF,
     WIDTH_XF,
 )
+from trainer.orientation import decode_oriented
 
 
 def _bytes_column(tensor: tf.Tensor) -> tf.Tensor:
@@ -42,7 +45,7 @@ def _bytes_column(tensor: tf.Tensor) -> tf.Tensor:
 
 
 def _decode_image(encoded: tf.Tensor, size: int):
-    image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+    image = decode_oriented(encoded, channels=3)
     shape = tf.shape(image)[:2]
     image = tf.image.resize(tf.cast(image, tf.float32), [size, size], method="bilinear")
     return tf.clip_by_value(image / 255.0, 0.0, 1.0), shape

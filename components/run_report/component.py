@@ -84,6 +84,13 @@ def eval_samples(examples: standard_artifacts.Examples, model_dir: str, count: i
     ]
 
 
+def _quality_summary(quality: Dict[str, Any]) -> Dict[str, Any]:
+    """The data-quality report's counts: records, bad ones, and what was kept but noted."""
+    summary = {key: quality[key] for key in ("total", "good", "bad", "bad_fraction")}
+    summary["notes"] = {kind: note["count"] for kind, note in quality.get("notes", {}).items()}
+    return summary
+
+
 @component
 def RunReport(
     examples: InputArtifact[standard_artifacts.Examples],
@@ -141,9 +148,7 @@ def RunReport(
         "training": {key: history[key] for key in ("kept_epoch", "majority_class_baseline")}
         if history
         else None,
-        "data_quality": {key: quality[key] for key in ("total", "good", "bad", "bad_fraction")}
-        if quality
-        else None,
+        "data_quality": _quality_summary(quality) if quality else None,
         "report": os.path.join(report.uri, REPORT_DIR, REPORT_INDEX),
         "artifacts": {
             "examples": examples.uri,

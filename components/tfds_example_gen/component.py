@@ -12,6 +12,7 @@ from components.tfds_example_gen import driver, executor
 from components.tfds_example_gen.executor import (
     DATASET_NAME_KEY,
     DATASET_VERSION_KEY,
+    FAILURE_REPORT_DIR_KEY,
     MAX_BAD_FRACTION_KEY,
     TFDS_DIR_KEY,
 )
@@ -26,6 +27,7 @@ class TfdsExampleGenSpec(ComponentSpec):
         DATASET_VERSION_KEY: ExecutionParameter(type=str),
         TFDS_DIR_KEY: ExecutionParameter(type=str),
         MAX_BAD_FRACTION_KEY: ExecutionParameter(type=float),
+        FAILURE_REPORT_DIR_KEY: ExecutionParameter(type=str, optional=True),
     }
     INPUTS: Dict[str, ChannelParameter] = {}
     OUTPUTS = {standard_component_specs.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples)}
@@ -37,7 +39,8 @@ class TfdsExampleGen(base_beam_component.BaseBeamComponent):
     `splits` maps each output split to a TFDS split expression, e.g.
     {"train": "train", "eval": "test"} or {"train": "train[:90%]", "eval": "train[90%:]"}.
     `data_dir` (optional, may hold {SPAN}) points the builder's download step at local raw
-    files; empty means TFDS downloads them as usual.
+    files; empty means TFDS downloads them as usual. `failure_report_dir` keeps the
+    data-quality report of a failed gate, which TFX would delete with the failed artifact.
     """
 
     SPEC_CLASS = TfdsExampleGenSpec
@@ -53,6 +56,7 @@ class TfdsExampleGen(base_beam_component.BaseBeamComponent):
         tfds_dir: str,
         data_dir: str = "",
         max_bad_fraction: float = 0.05,
+        failure_report_dir: str = "",
         range_config: Optional[range_config_pb2.RangeConfig] = None,
     ):
         input_config = example_gen_pb2.Input(
@@ -71,6 +75,7 @@ class TfdsExampleGen(base_beam_component.BaseBeamComponent):
             dataset_version=dataset_version,
             tfds_dir=tfds_dir,
             max_bad_fraction=max_bad_fraction,
+            failure_report_dir=failure_report_dir,
             examples=types.Channel(type=standard_artifacts.Examples),
         )
         super().__init__(spec=spec)

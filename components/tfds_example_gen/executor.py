@@ -6,15 +6,18 @@
    will use (record_checks.py), and writes good records as gzipped tf.Examples through
    TFX's own ExampleGen writer.
 3. The bad records of every split (and the raw entries the builder never saw) are gathered into
-   `data_quality_report.json` inside the Examples artifact; the execution fails with a clear
-   message only when their share is above `max_bad_fraction`, so nothing is published then.
+   `data_quality_report.json` inside the Examples artifact, with the notes (what was unusual
+   but kept). The execution fails with a one-line message only when their share is above
+   `max_bad_fraction` or a split is left with no usable record; nothing is published then, and
+   since TFX removes a failed execution's artifact, the report is also written to
+   `failure_report_dir` (OUTPUT/data_quality/ locally), which the message names.
 """
 
 import dataclasses
 import json
 import logging
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
@@ -32,6 +35,7 @@ from components.tfds_example_gen.data_quality import (
     records_from_dicts,
 )
 from components.tfds_example_gen.examples import make_example
+from components.tfds_example_gen.raw_files import EmptySplitError, original_name
 from components.tfds_example_gen.record_checks import check_record
 from components.tfds_example_gen.tfds_source import prepare
 from contract.datasets import DatasetFacts, dataset_facts
@@ -50,34 +54,44 @@ DATASET_NAME_KEY = "dataset_name"
 DATASET_VERSION_KEY = "dataset_version"
 TFDS_DIR_KEY = "tfds_dir"
 MAX_BAD_FRACTION_KEY = "max_bad_fraction"
+FAILURE_REPORT_DIR_KEY = "failure_report_dir"
 # Handed from Do() to the Beam transform through exec_properties.
 _BUILDER_DIR = "_tfds_builder_dir"
 _QUALITY_PARTS_DIR = "_quality_parts_dir"
+_STAGED_NAMES = "_staged_names"
 _BAD = "bad"
+_NOTE = "note"
 
 
 class _CheckAndConvert(beam.DoFn):
-    """Checks one TFDS record; emits a serialized tf.Example, or a BadRecord on the 'bad' tag."""
+    """Checks one TFDS record; emits a serialized tf.Example, or a BadRecord on the 'bad' tag,
+    and the notes it earned on the 'note' tag."""
 
-    def __init__(self, spec: DatasetFacts, split: str):
+    def __init__(self, spec: DatasetFacts, split: str, staged_names: bool):
         super().__init__()
         self._spec = spec
         self._split = split
+        self._staged_names = staged_names
 
     def process(self, record: Dict[str, Any]):
         spec = self._spec
         file_name = record[spec.file_name_feature].decode("utf-8")
-        problem, height, width = check_record(
+        if self._staged_names:  # the raw-file check escaped it for the builder
+            file_name = original_name(file_name)
+        checked = check_record(
             file_name, record[spec.image_feature], record[spec.mask_feature], spec.mask_values
         )
-        if problem:
-            beam.metrics.Metrics.counter("data_quality", problem.reason).inc()
-            yield beam.pvalue.TaggedOutput(_BAD, dataclasses.replace(problem, split=self._split))
+        for note in checked.notes:
+            yield beam.pvalue.TaggedOutput(_NOTE, note)
+        if checked.problem:
+            beam.metrics.Metrics.counter("data_quality", checked.problem.reason).inc()
+            yield beam.pvalue.TaggedOutput(_BAD, dataclasses.replace(checked.problem, split=self._split))
             return
+        height, width = checked.height, checked.width
         yield make_example(
             {
                 IMAGE_KEY: record[spec.image_feature],
-                MASK_KEY: record[spec.mask_feature],
+                MASK_KEY: checked.mask,
                 LABEL_KEY: record[spec.label_feature],
                 SPECIES_KEY: record[spec.species_feature],
                 FILE_NAME_KEY: file_name,
@@ -100,9 +114,11 @@ def _plain_values(record: Dict[str, tf.Tensor], spec: DatasetFacts) -> Dict[str,
     return {key: value if isinstance(value, bytes) else value.item() for key, value in values.items()}
 
 
-def _write_split_part(bad: List[BadRecord], good: int, path: str) -> None:
+def _write_split_part(bad: List[BadRecord], good: int, notes: List[Tuple[str, int]], path: str) -> None:
     with tf.io.gfile.GFile(path, "w") as handle:
-        handle.write(json.dumps({"good": good, "bad": [dataclasses.asdict(r) for r in bad]}))
+        handle.write(
+            json.dumps({"good": good, "bad": [dataclasses.asdict(r) for r in bad], "notes": dict(notes)})
+        )
 
 
 def _split_name(exec_properties: Dict[str, Any], pattern: str) -> str:
@@ -133,9 +149,13 @@ def _TfdsToExample(
         | "KeepFeatures" >> beam.Map(_plain_values, spec)
         # One TFDS shard holds a whole small split: spread the decoding over the workers.
         | "Spread" >> beam.Reshuffle()
-        | "CheckAndConvert" >> beam.ParDo(_CheckAndConvert(spec, split)).with_outputs(_BAD, main="good")
+        | "CheckAndConvert"
+        >> beam.ParDo(_CheckAndConvert(spec, split, exec_properties[_STAGED_NAMES])).with_outputs(
+            _BAD, _NOTE, main="good"
+        )
     )
     good_count = checked.good | "CountGood" >> beam.combiners.Count.Globally()
+    note_counts = checked[_NOTE] | "CountNotes" >> beam.combiners.Count.PerElement()
     _ = (
         checked[_BAD]
         | "CollectBad" >> beam.combiners.ToList()
@@ -143,6 +163,7 @@ def _TfdsToExample(
         >> beam.Map(
             _write_split_part,
             good=beam.pvalue.AsSingleton(good_count),
+            notes=beam.pvalue.AsList(note_counts),
             path=os.path.join(exec_properties[_QUALITY_PARTS_DIR], f"{split}.json"),
         )
     )
@@ -169,34 +190,55 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         fingerprint = exec_properties.get("input_fingerprint") or (
             spans.fingerprint_directory(input_base) if input_base else None
         )
-        prepared = prepare(
-            name,
-            exec_properties[DATASET_VERSION_KEY],
-            exec_properties[TFDS_DIR_KEY],
-            input_base or None,
-            fingerprint,
-        )
-
+        max_bad_fraction = float(exec_properties[MAX_BAD_FRACTION_KEY])
+        failure_dir = exec_properties.get(FAILURE_REPORT_DIR_KEY) or ""
         examples_uri = artifact_utils.get_single_uri(output_dict[standard_component_specs.EXAMPLES_KEY])
+        try:
+            prepared = prepare(
+                name,
+                exec_properties[DATASET_VERSION_KEY],
+                exec_properties[TFDS_DIR_KEY],
+                input_base or None,
+                fingerprint,
+            )
+        except EmptySplitError as error:
+            staged = error.staged
+            report = QualityReport(
+                good={}, bad=staged.bad, max_bad_fraction=max_bad_fraction, notes=staged.notes
+            )
+            path = _write_report(report, failure_dir or examples_uri)
+            raise DataQualityError(f"{error}; report: {path}") from None
+
         parts_dir = os.path.join(examples_uri, ".quality_parts")
         tf.io.gfile.makedirs(parts_dir)
         exec_properties[_BUILDER_DIR] = prepared.builder_dir
         exec_properties[_QUALITY_PARTS_DIR] = parts_dir
+        exec_properties[_STAGED_NAMES] = prepared.staged
         super().Do(input_dict, output_dict, exec_properties)
 
         good: Dict[str, int] = {}
         bad = list(prepared.bad_records)
+        notes = dict(prepared.notes)
         for path in sorted(tf.io.gfile.glob(os.path.join(parts_dir, "*.json"))):
             part = json.loads(tf.io.gfile.GFile(path).read())
             good[os.path.basename(path)[: -len(".json")]] = part["good"]
             bad.extend(records_from_dicts(part["bad"]))
+            for kind, count in part["notes"].items():
+                notes[kind] = notes.get(kind, 0) + count
         tf.io.gfile.rmtree(parts_dir)
-        report = QualityReport(
-            good=good, bad=bad, max_bad_fraction=float(exec_properties[MAX_BAD_FRACTION_KEY])
-        )
-        report_path = os.path.join(examples_uri, DATA_QUALITY_REPORT)
-        with tf.io.gfile.GFile(report_path, "w") as handle:
-            handle.write(json.dumps(report.to_dict(), indent=2))
+        report = QualityReport(good=good, bad=bad, max_bad_fraction=max_bad_fraction, notes=notes)
+        report_path = _write_report(report, examples_uri)
         logging.info("%s\nreport: %s", report.summary(), report_path)
         if not report.passed:
-            raise DataQualityError(report.failure_message(report_path))
+            # TFX removes a failed execution's artifact: keep the report where the message says.
+            kept = _write_report(report, failure_dir) if failure_dir else report_path
+            raise DataQualityError(report.failure_message(kept))
+
+
+def _write_report(report: QualityReport, directory: str) -> str:
+    """Writes data_quality_report.json into directory (local or gs://); returns its path."""
+    tf.io.gfile.makedirs(directory)
+    path = os.path.join(directory, DATA_QUALITY_REPORT)
+    with tf.io.gfile.GFile(path, "w") as handle:
+        handle.write(json.dumps(report.to_dict(), indent=2))
+    return path

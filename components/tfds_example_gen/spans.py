@@ -39,7 +39,11 @@ def span_location(location: str, span: int) -> str:
 
 
 def fingerprint_directory(root: str) -> str:
-    """A digest of every file's relative path, size and modification time under root."""
+    """A digest of every file's relative path, size and modification time under root.
+
+    A symlink counts by its target's size and time; a dangling one (a file moved away that no
+    list may name) by the link itself, so it neither stops the run nor goes unnoticed.
+    """
     if not os.path.isdir(root):
         raise FileNotFoundError(f"{root}: data directory does not exist")
     digest = hashlib.sha256()
@@ -48,7 +52,10 @@ def fingerprint_directory(root: str) -> str:
         subdirs.sort()
         for name in sorted(files):
             path = os.path.join(directory, name)
-            stat = os.stat(path)
+            try:
+                stat = os.stat(path)
+            except FileNotFoundError:  # a dangling symlink
+                stat = os.lstat(path)
             digest.update(f"{os.path.relpath(path, root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
             count += 1
     return f"files:{count},sha256:{digest.hexdigest()}"

@@ -16,13 +16,13 @@ import json
 import logging
 import os
 import tempfile
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 import tensorflow_datasets as tfds
 from etils import epath
 
 from components.tfds_example_gen.data_quality import BadRecord, records_from_dicts
-from components.tfds_example_gen.raw_files import RAW_FILE_CHECKS
+from components.tfds_example_gen.raw_files import RAW_FILE_CHECKS, StagedFiles, check_no_split_is_empty
 
 RAW_CHECK_FILE = "raw_files_check.json"
 
@@ -59,12 +59,15 @@ class LocalDownloadManager(tfds.download.DownloadManager):
         else:
             roots = {"root": self._local_root(url_or_urls)}
         check = RAW_FILE_CHECKS.get(self._dataset)
-        bad: List[BadRecord] = []
-        if check:
-            roots, bad = check(roots, self._staging_dir)
+        staged = check(roots, self._staging_dir) if check else StagedFiles(roots, [], {}, {})
         # Written before the builder generates, so a prepared copy always has its check file.
-        self._check_file.write_text(json.dumps([dataclasses.asdict(r) for r in bad]))
-        paths = {key: epath.Path(path) for key, path in roots.items()}
+        self._check_file.write_text(
+            json.dumps(
+                {"bad": [dataclasses.asdict(r) for r in staged.bad], "notes": staged.notes, "staged": True}
+            )
+        )
+        check_no_split_is_empty(staged)  # before the builder fails on it with a stack trace
+        paths = {key: epath.Path(path) for key, path in staged.roots.items()}
         return paths if isinstance(url_or_urls, dict) else paths["root"]
 
     def download(self, url_or_urls: Any) -> Any:
@@ -76,10 +79,13 @@ class LocalDownloadManager(tfds.download.DownloadManager):
 
 @dataclasses.dataclass
 class PreparedDataset:
-    """A prepared TFDS copy: where its files are, and the raw entries left out before it."""
+    """A prepared TFDS copy: where its files are, the raw entries left out before it, what the
+    raw-file check noted, and whether its file names went through `staged_name`."""
 
     builder_dir: str
     bad_records: List[BadRecord]
+    notes: Dict[str, int]
+    staged: bool
 
 
 def copy_key(name: str, version: str, local_dir: Optional[str], fingerprint: Optional[str]) -> str:
@@ -123,5 +129,12 @@ def prepare(
     else:
         logging.info("downloading and preparing %s with TFDS", name)
         builder.download_and_prepare()
-    bad = records_from_dicts(json.loads(check_file.read_text())) if local_dir else []
-    return PreparedDataset(builder_dir=os.fspath(builder.data_dir), bad_records=bad)
+    check = json.loads(check_file.read_text()) if local_dir else {}
+    if isinstance(check, list):  # a copy prepared by segpipe 0.1, which wrote the bad records only
+        check = {"bad": check}
+    return PreparedDataset(
+        builder_dir=os.fspath(builder.data_dir),
+        bad_records=records_from_dicts(check.get("bad", [])),
+        notes=check.get("notes", {}),
+        staged=bool(check.get("staged")),
+    )

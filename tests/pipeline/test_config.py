@@ -131,3 +131,38 @@ def test_data_dir_must_exist(tmp_path):
     with pytest.raises(ConfigError, match="--data-dir.*spans"):
         build_config(overrides={("dataset", "data_dir"): str(tmp_path / "nope" / "span-{SPAN}")})
     assert build_config(overrides={("dataset", "data_dir"): str(tmp_path / "span-{SPAN}")})
+
+
+@pytest.mark.parametrize(
+    "encoding,named",
+    [("utf-16", "UTF-16"), ("utf-32", "UTF-32"), ("latin-1", "not UTF-8 (byte 0xe9")],
+)
+def test_a_config_file_in_another_encoding_is_refused_naming_it(tmp_path, encoding, named, capsys):
+    path = tmp_path / "c.yaml"
+    path.write_bytes("output:\n  pipeline_name: caf\u00e9\n".encode(encoding))
+    with pytest.raises(ConfigError) as error:
+        load_file(str(path))
+    assert named in str(error.value) and str(path) in str(error.value) and "UTF-8" in str(error.value)
+    assert cli.main(["run", "--config", str(path)]) == 2  # one line on stderr, no traceback
+    err = capsys.readouterr().err
+    assert named in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_json_file_is_read_as_json_with_line_and_column(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text('{\n  "training": {"epochs": 3,}\n}\n')  # a trailing comma: YAML would accept it
+    with pytest.raises(ConfigError, match=r"c\.json:2:28: not valid JSON"):
+        load_file(str(path))
+
+
+def test_a_utf8_file_with_a_byte_order_mark_reads_fine(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"\xef\xbb\xbftraining:\n  epochs: 4\n")
+    assert build_config(load_file(str(path))).training.epochs == 4
+
+
+def test_a_yaml_syntax_error_names_line_and_column(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("training:\n  epochs: [3\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml:\d+:\d+: not valid YAML"):
+        load_file(str(path))

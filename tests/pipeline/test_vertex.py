@@ -283,6 +283,7 @@ def test_beam_components_run_on_dataflow_when_asked(cloud_run, default_run):
         f"--sdk_container_image={IMAGE}",
         "--machine_type=n1-standard-4",
         "--max_num_workers=25",
+        "--beam_plugin=pipeline.beam_worker",
         f"--service_account_email={SERVICE_ACCOUNT}",
     ]
     for name in BEAM_COMPONENTS:

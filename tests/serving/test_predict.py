@@ -24,7 +24,7 @@ import pytest
 import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import ExifTags, Image
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from serving import predict_cli
@@ -173,15 +173,28 @@ def _png(array, path):
     return str(path)
 
 
+def phone_photo(width: int, height: int, orientation: int = 6) -> bytes:
+    """A JPEG stored as a phone stores it: pixels of width×height, shown turned by its EXIF
+    orientation (6: a quarter turn clockwise, so it is displayed height wide)."""
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = orientation
+    Image.open(io.BytesIO(jpeg_bytes(width, height, seed=4))).save(buffer, format="JPEG", exif=exif.tobytes())
+    return buffer.getvalue()
+
+
 @pytest.fixture
 def good_images(tmp_path):
-    """(path, (width, height)): a JPEG, an RGBA PNG and a greyscale PNG, all different sizes."""
+    """(path, (width, height) as displayed): a JPEG, an RGBA PNG, a greyscale PNG and a phone
+    photo stored rotated, all different sizes."""
     rng = np.random.default_rng(0)
     cat = tmp_path / "cat.jpg"
     cat.write_bytes(jpeg_bytes(123, 77))
     dog = _png(rng.integers(0, 256, (51, 40, 4), np.uint8), tmp_path / "dog.png")
     grey = _png(rng.integers(0, 256, (30, 66), np.uint8), tmp_path / "grey.png")
-    return [(str(cat), (123, 77)), (dog, (40, 51)), (grey, (66, 30))]
+    phone = tmp_path / "phone.jpg"
+    phone.write_bytes(phone_photo(90, 60))
+    return [(str(cat), (123, 77)), (dog, (40, 51)), (grey, (66, 30)), (str(phone), (60, 90))]
 
 
 def _run(argv, capsys):
@@ -236,6 +249,21 @@ def test_each_backend_writes_maps_of_each_images_own_size(backend, good_images, 
         assert np.mean(class_map != direct) < 0.01  # batched vs alone: float noise at most
 
 
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_a_phone_photo_is_segmented_as_displayed(signature, orientation):
+    """predict_images turns a JPEG by its EXIF orientation: the class map has the displayed size
+    and is the map of the displayed pixels, as if the client had sent them upright."""
+    stored = phone_photo(90, 60, orientation)
+    pixels = tf.io.decode_jpeg(stored).numpy()
+    upright = np.rot90(pixels, k={3: 2, 6: -1, 8: 1}[orientation])
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(upright)).save(buffer, format="PNG")  # lossless: the same pixels
+    maps = signature(images=tf.constant([stored]))["class_map"].numpy()[0]
+    expected = signature(images=tf.constant([buffer.getvalue()]))["class_map"].numpy()[0]
+    assert maps.shape == upright.shape[:2]
+    np.testing.assert_array_equal(maps, expected)
+
+
 def test_bad_inputs_fail_alone_with_a_message_naming_them(exported_model, good_images, tmp_path, capsys):
     (tmp_path / "text.jpg").write_text("not an image at all")
     (tmp_path / "empty.jpg").write_bytes(b"")
@@ -251,7 +279,7 @@ def test_bad_inputs_fail_alone_with_a_message_naming_them(exported_model, good_i
         str(tmp_path / "truncated.jpg"): "damaged image: image file is truncated",
         big: "200x100 is 20,000 pixels, over the limit of 10,000 (--max-pixels)",
     }
-    good = good_images + [(str(tmp_path / "again" / "cat.jpg"), (20, 10))]
+    good = good_images[:3] + [(str(tmp_path / "again" / "cat.jpg"), (20, 10))]
     paths = [good[0][0], *list(bad)[:3], good[1][0], *list(bad)[3:], good[2][0], good[3][0]]
     out_dir = str(tmp_path / "out")
     code, out, err = _run(
@@ -279,8 +307,9 @@ def test_a_batch_the_server_refuses_is_retried_image_by_image(
         capsys,
     )
     assert code == 0, err
-    assert rest_server.batch_sizes == [3, 1, 1, 1]  # the stand-in's max_batch_size is 2
-    assert len(out.splitlines()) == 3
+    # 4 images in batches of 3: the stand-in's max_batch_size is 2, so the first is retried alone
+    assert rest_server.batch_sizes == [3, 1, 1, 1, 1]
+    assert len(out.splitlines()) == 4
 
 
 def test_an_image_pillow_reads_but_the_model_refuses_fails_alone(
@@ -308,7 +337,10 @@ def _assert_backend_error(argv, message, tmp_path, capsys):
     out_dir = tmp_path / "out"
     code, out, err = _run(argv + ["--out", str(out_dir)], capsys)
     assert code == 1 and out == ""
-    assert err.splitlines()[0].startswith(f"segpipe predict: error: {message}"), err
+    problems = [line for line in err.splitlines() if line.startswith("segpipe predict: error: ")]
+    assert problems[0].startswith(f"segpipe predict: error: {message}"), err
+    said = err.splitlines()[: err.splitlines().index(problems[0])]  # what it was doing, at most
+    assert len(said) <= 1 and all(" to TF Serving" in line or "loading" in line for line in said), err
     assert not out_dir.exists() or not list(out_dir.iterdir())
 
 
@@ -355,7 +387,7 @@ def test_an_unknown_model_is_one_error_not_one_per_image(
         tmp_path,
         capsys,
     )
-    assert rest_server.batch_sizes == [3]
+    assert rest_server.batch_sizes == [len(good_images)]
 
 
 def test_an_unknown_model_over_grpc(grpc_target, good_images, tmp_path, capsys):

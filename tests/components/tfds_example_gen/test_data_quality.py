@@ -24,12 +24,19 @@ def _png(values: np.ndarray, mode="L") -> bytes:
     return buffer.getvalue()
 
 
+def _png16(values: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(values.astype(np.uint16)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 GOOD_MASK = np.tile(np.array([1, 2, 3], np.uint8), (30, 14))[:, :40]
 
 
 def test_a_good_record_passes_with_its_size():
-    problem, height, width = check_record("a.jpg", _jpeg(), _png(GOOD_MASK), VALUES)
-    assert problem is None and (height, width) == (30, 40)
+    checked = check_record("a.jpg", _jpeg(), _png(GOOD_MASK), VALUES)
+    assert checked.problem is None and (checked.height, checked.width) == (30, 40)
+    assert checked.mask == _png(GOOD_MASK) and checked.notes == []  # an 8-bit trimap is kept as is
 
 
 @pytest.mark.parametrize(
@@ -38,15 +45,16 @@ def test_a_good_record_passes_with_its_size():
         (_jpeg()[:300], _png(GOOD_MASK), "undecodable_image", "JPEG"),
         (b"", _png(GOOD_MASK), "undecodable_image", "empty"),
         (b"GIF89a nonsense", _png(GOOD_MASK), "undecodable_image", ""),
-        (_jpeg(), _png(GOOD_MASK)[:60], "undecodable_mask", "PNG"),
+        (_jpeg(), _png(GOOD_MASK)[:60], "undecodable_mask", "truncated"),
         (_jpeg(), _png(np.stack([GOOD_MASK] * 3, -1), "RGB"), "undecodable_mask", "3 channels"),
+        (_jpeg(), _png16(GOOD_MASK * 257), "unknown_mask_values", "16-bit mask values [257, 514, 771]"),
         (_jpeg(), _png(GOOD_MASK[:20]), "mask_size_mismatch", "40x20"),
         (_jpeg(), _png(np.where(GOOD_MASK == 3, 9, GOOD_MASK)), "unknown_mask_values", "[9]"),
         (_jpeg(), _png(np.zeros((30, 40))), "unknown_mask_values", "[0]"),
     ],
 )
 def test_each_bad_record_is_named_with_its_reason(image, mask, reason, detail):
-    problem, _, _ = check_record("pet_1.jpg", image, mask, VALUES)
+    problem = check_record("pet_1.jpg", image, mask, VALUES).problem
     assert problem is not None
     assert (problem.file_name, problem.reason) == ("pet_1.jpg", reason)
     assert detail in problem.detail and "Traceback" not in problem.detail
@@ -60,6 +68,7 @@ def test_report_passes_up_to_the_allowed_share_and_fails_above():
     assert not above.passed
     message = above.failure_message("/x/report.json")
     assert "6 of 100" in message and "--max-bad-fraction" in message and "/x/report.json" in message
+    assert "\n" not in message and "missing_image 6" in message
 
 
 def test_report_groups_records_by_reason_with_file_names():
