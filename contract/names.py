@@ -58,6 +58,10 @@ RUN_SUMMARY = "run_summary.json"  # in the RunReport artifact, copied to OUTPUT/
 REPORT_DIR = "report"  # likewise: the HTML report's folder
 REPORT_INDEX = "index.html"
 
+# The Python logger the Trainer reports its progress on (epochs and batches, with structured
+# `extra`), and that the local runner's console view listens to.
+PROGRESS_LOGGER = "segpipe.progress"
+
 # TF Serving: the model's default name, and where a version keeps its warmup requests.
 DEFAULT_MODEL_NAME = "segmenter"
 WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"

@@ -1,9 +1,5 @@
-"""Part of segpipe, the TFX pipeline for the tutorial's U-Net.
+"""The pipeline: the DAG, its runners, the settings and the command line (`segpipe`).
+Names shared with the other stages come from `contract` (imported first, so Keras 2 is
+settled before TensorFlow loads)."""
 
-Every package entry point sets TF_USE_LEGACY_KERAS before TensorFlow can be imported: TFT and
-TFMA 1.16 only work with Keras 2 (tf_keras), and which Keras `tf.keras` is depends on import order.
-"""
-
-import os
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+import contract  # noqa: F401  (settles Keras 2 before any TensorFlow import: contract/__init__.py)

@@ -22,8 +22,6 @@ import sys
 import warnings
 from typing import Callable, List, NoReturn, Optional
 
-from absl import logging as absl_logging
-
 from pipeline import flags, run_summary
 from pipeline.errors import ConfigError
 from pipeline.run_lock import RunLockedError, run_lock
@@ -60,40 +58,36 @@ def _positive_int(flag: str) -> Callable[[str], int]:
 
 def _make_data(args: argparse.Namespace) -> int:
     from datagen.faults import inject_faults
+    from datagen.real_world import apply_real_world
     from datagen.synthetic_pets import write_dataset
 
     summary = write_dataset(args.dir, n_train=args.train, n_test=args.test, seed=args.seed)
     if args.faults:
         summary["faults"] = inject_faults(args.dir, args.faults, seed=args.seed)
+    if args.real_world:
+        summary["real_world"] = apply_real_world(args.dir, seed=args.seed)
     print(json.dumps(summary, indent=2, default=str))
     return 0
 
 
 def _run(args: argparse.Namespace) -> int:
     config = flags.config_from_args(args)
-    from pipeline import local_runner
-    from pipeline.run_outputs import describe_latest_run
-
     with run_lock(config.output_dir, wait=args.wait):
-        local_runner.run(config)
-    print(describe_latest_run(config))
-    return 0
+        from pipeline.run_session import run_and_report  # TensorFlow, TFX and Beam load here
+
+        return run_and_report(config, "segpipe run", verbose=args.verbose)
 
 
 def _retrain(args: argparse.Namespace) -> int:
     config = flags.config_from_args(args)
     config.training.warm_start_from_blessed = True
-    from pipeline import local_runner
-    from pipeline.retrain import needs_training
-    from pipeline.run_outputs import describe_latest_run
-
     with run_lock(config.output_dir, wait=args.wait):
+        from pipeline.retrain import needs_training
+        from pipeline.run_session import run_and_report
+
         needed, why = needs_training(config)
-        print(f"segpipe retrain: {why}")
-        if needed:
-            local_runner.run(config)
-            print(describe_latest_run(config))
-    return 0
+        print(f"segpipe retrain: {why}", flush=True)
+        return run_and_report(config, "segpipe retrain", verbose=args.verbose) if needed else 0
 
 
 def _summary(args: argparse.Namespace) -> int:
@@ -210,10 +204,24 @@ def build_parser() -> argparse.ArgumentParser:
         "JPEGs, truncated masks, masks of the wrong size or with unknown "
         "values, missing files, malformed list lines) to see the gate work.",
     )
+    make_data.add_argument(
+        "--real-world",
+        action="store_true",
+        help="Also shape the data like real downloads and users' folders: photos stored rotated "
+        "with an EXIF orientation, palette and 16-bit trimaps, names with spaces and tabs, blank "
+        "and '#' lines, a byte-order mark and CRLF in list files, another breed numbering, "
+        "dangling symlinks (datagen/real_world.py).",
+    )
     make_data.set_defaults(handler=_make_data)
 
     run = commands.add_parser("run", help="Run the pipeline on the local orchestrator.")
     flags.add_setting_flags(run, flags.PIPELINE_SECTIONS)
+    run.add_argument(
+        "--verbose",
+        action="store_true",
+        help="Also show the libraries' log (TFX, Beam, TensorFlow) on the console; it always goes "
+        "to OUTPUT/logs/<run id>.log.",
+    )
     run.add_argument(
         "--wait",
         action="store_true",
@@ -228,6 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
         "against it, push only if better. Idempotent, for cron.",
     )
     flags.add_setting_flags(retrain, flags.PIPELINE_SECTIONS)
+    retrain.add_argument(
+        "--verbose",
+        action="store_true",
+        help="Also show the libraries' log (TFX, Beam, TensorFlow) on the console; it always goes "
+        "to OUTPUT/logs/<run id>.log.",
+    )
     retrain.add_argument(
         "--wait",
         action="store_true",
@@ -264,31 +278,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    # TensorFlow's C++ log lines (CUDA probing, decoder complaints about the very files the
-    # data-quality report names) bury the pipeline's progress; Python errors still surface. Set
-    # before any command imports TensorFlow.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    # google-api-core warns on every import that Python 3.10 support is ending; TFX 1.16 needs 3.10.
-    warnings.filterwarnings("ignore", category=FutureWarning)
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    runs = args.command in ("run", "retrain")
+    # TensorFlow's C++ log lines (CUDA probing, decoder complaints about the very files the
+    # data-quality report names): a run keeps its warnings in its log file; elsewhere they would
+    # bury the output. Set before any command imports TensorFlow.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1" if runs else "3")
+    # google-api-core warns on every import that Python 3.10 support is ending; TFX 1.16 needs 3.10.
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    # A run sends the libraries' logs to its log file (pipeline/console.py); other commands
+    # show only their warnings.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apache_beam").setLevel(logging.WARNING)  # per-bundle worker chatter
-    # TFX logs its progress through absl; TF's SavedModel export resets absl's verbosity to
-    # WARNING, which would hide every "Component X is running." after the Trainer.
-    absl_logging.set_verbosity(absl_logging.INFO)
     from components.tfds_example_gen.data_quality import DataQualityError
 
+    command = " ".join(filter(None, ["segpipe", args.command, getattr(args, "vertex_command", None)]))
     try:
         return args.handler(args)
     except ConfigError as error:
-        print(f"segpipe {args.command}: error: {error}", file=sys.stderr)
+        print(f"{command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except RunLockedError as error:
-        print(f"segpipe {args.command}: busy: {error}", file=sys.stderr)
+        print(f"{command}: busy: {error}", file=sys.stderr)
         return EXIT_BUSY
     except (DataQualityError, OSError) as error:  # missing files, unwritable output, full disk
-        print(f"segpipe {args.command}: failed: {error}", file=sys.stderr)
+        print(f"{command}: failed: {error}", file=sys.stderr)
         return EXIT_FAILED
 
 

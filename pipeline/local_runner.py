@@ -6,6 +6,7 @@ from the file named by $SEGPIPE_CONFIG (YAML/JSON, as for `segpipe --config`), a
 LocalDagRunner().run exactly once, as that CLI requires.
 """
 
+import contextlib
 import os
 import sys
 from typing import List, Optional
@@ -20,20 +21,27 @@ from pipeline.config import PipelineConfig, build_config, load_file
 from pipeline.pipeline import create_pipeline
 from pipeline.run_lock import run_lock
 from pipeline.run_outputs import export_run_report
+from pipeline.run_view import RunListener, RunView
 
 CONFIG_ENV = "SEGPIPE_CONFIG"
 
 
-def run(config: PipelineConfig, components: Optional[List[BaseNode]] = None) -> None:
+def run(
+    config: PipelineConfig, components: Optional[List[BaseNode]] = None, view: Optional[RunView] = None
+) -> None:
     """Runs the pipeline's components (all of them by default) locally, cached outputs reused,
-    then copies the run's summary and report to OUTPUT/."""
+    showing them on `view` if given, then copies the run's summary and report to OUTPUT/."""
     os.makedirs(config.output_dir, exist_ok=True)
-    tfx.orchestration.LocalDagRunner().run(create_pipeline(config, components=components))
+    pipeline = create_pipeline(config, components=components)
+    with RunListener(view) if view else contextlib.nullcontext():
+        tfx.orchestration.LocalDagRunner().run(pipeline)
     export_run_report(config)
 
 
 if __name__ == "__main__":
+    from pipeline.run_session import run_and_report
+
     config_file = os.environ.get(CONFIG_ENV)
     settings = build_config(load_file(config_file) if config_file else None)
     with run_lock(settings.output_dir, wait=True):  # tfx run create queues behind segpipe runs
-        run(settings)
+        sys.exit(run_and_report(settings, "tfx run create"))

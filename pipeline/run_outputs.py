@@ -10,7 +10,7 @@ copy is the runner's job, and it runs whether RunReport executed or came from th
 import json
 import os
 import shutil
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
@@ -28,10 +28,9 @@ from contract.names import (
     REPORT_INDEX,
     RUN_REPORT_TYPE_NAME,
     RUN_SUMMARY,
-    TRAINABLE_LAYERS,
 )
 from pipeline.config import PipelineConfig
-from pipeline.run_summary import load_summary, summary_path
+from pipeline.run_summary import summary_path
 
 _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
 
@@ -62,6 +61,26 @@ def latest_artifacts(config: PipelineConfig) -> Dict[str, Artifact]:
             if found.state == found.LIVE and (key not in latest or found.id > latest[key].id):
                 latest[key] = artifact_utils.deserialize_artifact(types[found.type_id], found)
     return latest
+
+
+def node_outputs(config: PipelineConfig, node: str) -> Tuple[str, Dict[str, Artifact]]:
+    """How a node's latest execution ended (MLMD's state name: COMPLETE, CACHED, FAILED, ...)
+    and its output artifacts by type name ({} before it ever ran)."""
+    store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(config.metadata_path))
+    context = store.get_context_by_type_and_name("node", f"{config.output.pipeline_name}.{node}")
+    executions = store.get_executions_by_context(context.id) if context else []
+    if not executions:
+        return "NEW", {}
+    latest = max(executions, key=lambda execution: execution.id)
+    produced = [
+        e.artifact_id for e in store.get_events_by_execution_ids([latest.id]) if e.type in _OUTPUT_EVENTS
+    ]
+    types = {t.id: t for t in store.get_artifact_types()}
+    artifacts = {
+        types[found.type_id].name: artifact_utils.deserialize_artifact(types[found.type_id], found)
+        for found in store.get_artifacts_by_id(produced)
+    }
+    return metadata_store_pb2.Execution.State.Name(latest.last_known_state), artifacts
 
 
 def quality_report(examples: Artifact) -> Optional[dict]:
@@ -116,46 +135,3 @@ def export_run_report(config: PipelineConfig) -> Optional[str]:
     path = summary_path(config.output_dir)
     atomic.write_file(path, json.dumps(summary, indent=2).encode())
     return path
-
-
-def describe_latest_run(config: PipelineConfig) -> str:
-    """Lines for the terminal: where each output is, and the data-quality verdict."""
-    artifacts = latest_artifacts(config)
-    lines = [f"pipeline {config.output.pipeline_name}: outputs under {config.output_dir}"]
-    for type_name, artifact in sorted(artifacts.items()):
-        span = artifact.get_int_custom_property("span") if artifact.has_custom_property("span") else None
-        suffix = f" (span {span})" if span is not None else ""
-        lines.append(f"  {type_name}: {artifact.uri}{suffix}")
-    examples = artifacts.get("TfdsExampleGen.Examples")
-    report = quality_report(examples) if examples else None
-    if examples and report:
-        lines.append(
-            f"  data quality: {report['good']} good, {report['bad']} bad "
-            f"({report['bad_fraction']:.2%}) per split {report['good_per_split']}; "
-            f"{os.path.join(examples.uri, DATA_QUALITY_REPORT)}"
-        )
-    model = artifacts.get("Trainer.Model")
-    result = training_result(model) if model else None
-    if model and result:
-        lines.append(
-            f"  training: {result['epochs']} epochs, kept epoch {result['kept_epoch']}: eval "
-            f"pixel accuracy {result['eval_pixel_accuracy']:.3f}, mean IoU "
-            f"{result['eval_mean_iou']:.3f} (predicting the majority class everywhere: "
-            f"{result['majority_class_baseline']['pixel_accuracy']:.3f}, "
-            f"{result['majority_class_baseline']['mean_iou']:.3f}); layers that train: "
-            f"{os.path.join(model.uri, TRAINABLE_LAYERS + '.txt')}"
-        )
-    summary = load_summary(config.output_dir)
-    if summary:
-        blessing = summary["blessing"]
-        lines.append(
-            f"  evaluation: {'BLESSED' if blessing['blessed'] else 'NOT blessed'}: {blessing['reason']}"
-        )
-        lines.append(f"  pushed: {summary['pushed_model'] or 'nothing (not blessed)'}")
-        lines.append(f"  report: {summary['report']}")
-        lines.append(f"  run summary: {summary_path(config.output_dir)}")
-    validator = artifacts.get("ExampleValidator.ExampleAnomalies")
-    if validator:
-        findings = {s: f for s, f in anomalies_by_split(validator).items() if f}
-        lines.append(f"  schema anomalies: {findings or 'none'}")
-    return "\n".join(lines)

@@ -29,7 +29,14 @@ from typing import Callable, Iterable, Iterator, List, Sequence, Set, Tuple, Uni
 from contract.names import DEFAULT_MODEL_NAME
 from serving.image_inputs import CheckedImage, InputError, read_checked_image
 from serving.mask_files import describe_shares, write_mask, write_overlay
-from serving.predictors import DEFAULT_TIMEOUT_S, GrpcPredictor, InProcessPredictor, Predictor, RestPredictor
+from serving.predictors import (
+    DEFAULT_TIMEOUT_S,
+    GrpcPredictor,
+    InProcessPredictor,
+    Predictor,
+    RestPredictor,
+    resolve_model_dir,
+)
 from serving.wire_format import Prediction, PredictionError
 
 PROG = "segpipe predict"
@@ -134,11 +141,24 @@ def segment_files(
 
 
 def _predictor(args: argparse.Namespace) -> Predictor:
+    """The backend, saying first what it will use (loading a model takes seconds)."""
+    count = f"{len(args.images)} image" + ("" if len(args.images) == 1 else "s")
     if args.server:
+        _say(f"{count} to TF Serving's REST API at {args.server}, model {args.model_name!r}")
         return RestPredictor(args.server, args.model_name, args.timeout)
     if args.grpc:
+        _say(f"{count} to TF Serving's gRPC API at {args.grpc}, model {args.model_name!r}")
         return GrpcPredictor(args.grpc, args.model_name, args.timeout)
-    return InProcessPredictor(args.model_dir)
+    model_dir = resolve_model_dir(args.model_dir)
+    version = os.path.basename(model_dir.rstrip("/"))
+    which = f"version {version} of the model" if version.isdigit() else "the model"
+    _say(f"loading {which} in {model_dir} (TensorFlow takes a few seconds), then {count}")
+    return InProcessPredictor(model_dir)
+
+
+def _say(message: str) -> None:
+    """What the command is doing, on stderr: stdout holds one line per segmented image."""
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
 
 
 def _checked_images(paths: Iterable[str], max_pixels: int) -> Iterator[CheckedImage]:

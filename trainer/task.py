@@ -13,6 +13,7 @@ and TensorBoard logs in the model run directory.
 
 import json
 import logging
+import math
 import os
 from typing import Dict
 
@@ -27,6 +28,7 @@ from trainer import distribution
 from trainer.data import class_pixel_counts, make_dataset, read_transformed
 from trainer.export import export_saved_model
 from trainer.models import build_model, format_trainable_summary, trainable_summary, unfreeze_encoder_from
+from trainer.progress import ProgressReporter
 from trainer.settings import TrainerSettings, TrainingSettings
 
 
@@ -71,8 +73,13 @@ def compile_model(model: keras.Model, learning_rate: float, num_classes: int) ->
     )
 
 
-def callbacks_for(training: TrainingSettings, log_dir: str) -> list:
-    result = [keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch")]
+def callbacks_for(
+    training: TrainingSettings, log_dir: str, steps_per_epoch: int, phase: str = "training"
+) -> list:
+    result = [
+        keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
+        ProgressReporter(steps_per_epoch, phase),
+    ]
     if training.early_stopping_patience:
         result.append(
             keras.callbacks.EarlyStopping(
@@ -114,6 +121,8 @@ def run_fn(fn_args: FnArgs) -> None:
     transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
     spec = transform_output.transformed_feature_spec()
     batch = distribution.global_batch_size(training.batch_size, plan)
+    train_records = int(read_transformed(fn_args.train_files, spec).reduce(0, lambda count, _: count + 1))
+    steps_per_epoch = math.ceil(train_records / batch)
     train = make_dataset(
         read_transformed(fn_args.train_files, spec),
         batch,
@@ -140,7 +149,7 @@ def run_fn(fn_args: FnArgs) -> None:
     write_text(os.path.join(model_dir, TRAINABLE_LAYERS + ".json"), json.dumps(summary, indent=2))
     logging.info("layers that train:\n%s", format_trainable_summary(summary))
 
-    callbacks = callbacks_for(training, fn_args.model_run_dir)
+    callbacks = callbacks_for(training, fn_args.model_run_dir, steps_per_epoch)
     history = model.fit(
         train, validation_data=evaluation, epochs=training.epochs, callbacks=callbacks, verbose=2
     ).history
@@ -154,7 +163,7 @@ def run_fn(fn_args: FnArgs) -> None:
             validation_data=evaluation,
             epochs=len(history["loss"]) + training.fine_tune_epochs,
             initial_epoch=len(history["loss"]),
-            callbacks=callbacks_for(training, fn_args.model_run_dir),
+            callbacks=callbacks_for(training, fn_args.model_run_dir, steps_per_epoch, "fine-tuning"),
             verbose=2,
         ).history
         history = {key: history[key] + tuned.get(key, []) for key in history}

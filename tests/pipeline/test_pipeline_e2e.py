@@ -1,6 +1,7 @@
 """The DAG end to end on the local orchestrator, through `segpipe run`, on tiny offline data."""
 
 import os
+import re
 
 import pytest
 
@@ -11,6 +12,20 @@ from pipeline.run_outputs import anomalies_by_split, latest_artifacts
 
 pytestmark = pytest.mark.e2e
 
+# The DAG's order as TFX runs it; what a rerun on the same input takes from the cache.
+DAG_ORDER = [
+    "ImportSchemaGen",
+    "TfdsExampleGen",
+    "latest_blessed_model_resolver",
+    "StatisticsGen",
+    "Transform",
+    "ExampleValidator",
+    "Trainer",
+    "Evaluator",
+    "Pusher",
+    "RunReport",
+]
+UPSTREAM = {"ImportSchemaGen", "TfdsExampleGen", "StatisticsGen", "Transform", "ExampleValidator", "Trainer"}
 EXPECTED_OUTPUTS = {
     "TfdsExampleGen.Examples",
     "StatisticsGen.ExampleStatistics",
@@ -44,7 +59,9 @@ def test_segpipe_run_executes_the_dag_and_caches_an_unchanged_rerun(pristine_dat
     ]
     assert cli.main(argv) == 0
     printed = capsys.readouterr().out
-    assert "data quality: 24 good, 0 bad" in printed and "schema anomalies: none" in printed
+    _assert_run_view(printed, "done")
+    assert "TfdsExampleGen done" in printed and "24 records kept (eval 8, train 16), 0 left out" in printed
+    assert "ExampleValidator done" in printed and "no schema anomalies" in printed
 
     config = build_config(overrides={("output", "output_dir"): out})
     artifacts = latest_artifacts(config)
@@ -61,8 +78,24 @@ def test_segpipe_run_executes_the_dag_and_caches_an_unchanged_rerun(pristine_dat
         "trainable_layers.txt",
     ):
         assert os.path.isfile(os.path.join(model_dir, name)), name
-    assert "training: 1 epochs" in printed
+    assert "training: 1 epochs, kept epoch 1" in printed and "training epoch 1/1 in" in printed
 
     assert cli.main(argv) == 0  # same input: every component is served from the cache
     again = latest_artifacts(config)
     assert {name: a.id for name, a in again.items()} == {name: a.id for name, a in artifacts.items()}
+    _assert_run_view(capsys.readouterr().out, "cached")
+
+
+def _assert_run_view(printed: str, upstream: str) -> None:
+    """Plain mode (not a terminal): timestamped lines, one per event, each node in DAG order,
+    the log file named first and last and holding the libraries' output, no control characters."""
+    lines = printed.splitlines()
+    assert len(lines) <= 60 and not any(c in printed for c in "\x1b\r")
+    ended = [re.match(r"\d\d:\d\d:\d\d [✓↺✗] (\w+) (done|cached|failed)", line) for line in lines]
+    ended = [(m.group(1), m.group(2)) for m in ended if m]
+    assert [node for node, _ in ended] == DAG_ORDER
+    assert all(state == upstream for node, state in ended if node in UPSTREAM)
+    log_path = lines[1].split("libraries' log: ")[1]
+    assert lines[-1] == f"  log: {log_path}"
+    with open(log_path, encoding="utf-8") as handle:
+        assert "Component Trainer is running." in handle.read()

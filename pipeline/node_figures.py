@@ -1,0 +1,104 @@
+"""Each component's key figure, read from what it produced, for the run view's line.
+
+A person watching a run wants one number per step, not a path: how many records were kept and
+why others were left out, whether the schema found anomalies, which epoch the Trainer kept and
+how good it was, whether the model was blessed and why, which version was pushed.
+"""
+
+import os
+from typing import Dict, Tuple
+
+from tfx.types.artifact import Artifact
+
+from components.run_report.metrics_reader import read_metrics
+from contract.datasets import dataset_facts
+from pipeline.config import PipelineConfig
+from pipeline.run_outputs import anomalies_by_split, node_outputs, quality_report, training_result
+
+
+def _examples(artifacts: Dict[str, Artifact]) -> str:
+    report = quality_report(artifacts["Examples"]) if "Examples" in artifacts else None
+    if not report:
+        return ""
+    splits = ", ".join(f"{split} {count}" for split, count in report["good_per_split"].items())
+    text = f"{report['good']} records kept ({splits}), {report['bad']} left out"
+    if report["bad"]:
+        reasons = ", ".join(f"{reason} {group['count']}" for reason, group in report["bad_by_reason"].items())
+        text += f" ({reasons})"
+    noted = sum(note["count"] for note in report.get("notes", {}).values())
+    return text + (f"; {noted} kept but noted" if noted else "")
+
+
+def _anomalies(artifacts: Dict[str, Artifact]) -> str:
+    if "ExampleAnomalies" not in artifacts:
+        return ""
+    found = {
+        split: features
+        for split, features in anomalies_by_split(artifacts["ExampleAnomalies"]).items()
+        if features
+    }
+    if not found:
+        return "no schema anomalies"
+    return "schema anomalies: " + "; ".join(
+        f"{split}: {', '.join(features)}" for split, features in found.items()
+    )
+
+
+def _trainer(artifacts: Dict[str, Artifact]) -> str:
+    result = training_result(artifacts["Model"]) if "Model" in artifacts else None
+    if not result:
+        return ""
+    return (
+        f"{result['epochs']} epochs, kept epoch {result['kept_epoch']}: validation mean IoU "
+        f"{result['eval_mean_iou']:.3f}, pixel accuracy {result['eval_pixel_accuracy']:.3f}"
+    )
+
+
+def _evaluator(artifacts: Dict[str, Artifact], config: PipelineConfig) -> str:
+    if "ModelBlessing" not in artifacts:
+        return ""
+    blessed = artifacts["ModelBlessing"].get_int_custom_property("blessed") == 1
+    metrics = read_metrics(artifacts["ModelEvaluation"].uri, dataset_facts(config.dataset.name))
+    overall = (metrics.get("candidate") or metrics.get("") or {}).get("overall", {})
+    score = f"eval mean IoU {overall['mean_iou']:.3f}, " if "mean_iou" in overall else ""
+    return score + ("blessed" if blessed else "not blessed")
+
+
+def _pusher(artifacts: Dict[str, Artifact]) -> str:
+    pushed = artifacts.get("PushedModel")
+    if pushed is None:
+        return ""
+    if pushed.get_int_custom_property("pushed") != 1:
+        return "nothing pushed (not blessed)"
+    version = pushed.get_string_custom_property("pushed_version")
+    return f"version {version}: {pushed.get_string_custom_property('pushed_destination')}"
+
+
+def _resolver(artifacts: Dict[str, Artifact]) -> str:
+    model = artifacts.get("Model")
+    return f"last blessed model: {os.path.basename(model.uri)}" if model else "no blessed model yet"
+
+
+def figure(node: str, artifacts: Dict[str, Artifact], config: PipelineConfig) -> str:
+    """The one-line key figure of a finished node ('' when it has none)."""
+    if node == "TfdsExampleGen":
+        return _examples(artifacts)
+    if node == "ExampleValidator":
+        return _anomalies(artifacts)
+    if node == "Trainer":
+        return _trainer(artifacts)
+    if node == "Evaluator":
+        return _evaluator(artifacts, config)
+    if node == "Pusher":
+        return _pusher(artifacts)
+    if node == "latest_blessed_model_resolver":
+        return _resolver(artifacts)
+    if node in ("ImportSchemaGen", "SchemaGen"):
+        return "schema imported" if node == "ImportSchemaGen" else "schema inferred"
+    return ""
+
+
+def outcome(config: PipelineConfig, node: str) -> Tuple[str, str]:
+    """How a finished node ended ('done' or 'cached') and its key figure."""
+    state, artifacts = node_outputs(config, node)
+    return ("cached" if state == "CACHED" else "done"), figure(node, artifacts, config)
