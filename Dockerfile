@@ -2,7 +2,9 @@
 #
 # One image runs every part of a Vertex AI pipeline run:
 # - every pipeline step (KubeflowV2 sets the command: python -m
-#   tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor ...);
+#   tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor ...), and before the
+#   ExampleGen's, its driver (python -m tfx.orchestration.kubeflow.v2.file_based_example_gen.driver),
+#   which resolves the latest span of --data-dir on GCS before Vertex checks its cache;
 # - the Vertex AI custom training job of the Trainer (TFX sets the command:
 #   python -m tfx.scripts.run_executor ...), on GPU workers;
 # - with --use-dataflow yes, the Dataflow workers of ExampleGen, StatisticsGen, Transform and

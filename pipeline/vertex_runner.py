@@ -22,19 +22,23 @@ Dockerfile), and these parts differ from the local run:
   (--sdk_container_image), so the workers have this package and its pinned dependencies
   without staging a setup.py; otherwise the DirectRunner in the component's container.
 - Pusher: with --endpoint-name, `tfx.extensions.google_cloud_ai_platform.Pusher` uploads the
-  blessed model and deploys it to that Vertex AI endpoint; without, TFX's stock Pusher copies
+  blessed model and deploys it to that Vertex AI endpoint, served by --serving-image or else
+  by Vertex AI's prebuilt TensorFlow container for the TensorFlow version that exported the
+  model (`serving_image`); without, TFX's stock Pusher copies
   it to SERVING_ROOT/MODEL_NAME/<unix time> on GCS through tf.io.gfile. The local versioned
   Pusher (atomic renames, --keep-versions, warmup requests) needs a POSIX filesystem, so
   Vertex runs never use it.
 
-TfdsExampleGen is a BaseBeamComponent with its own driver class. KubeflowV2's compiler gives a
-driver container (the lifecycle pre-cache-check hook) only to FileBasedExampleGen subclasses;
-every other component, ours included, compiles to a plain executor container and its
-DRIVER_CLASS is ignored. The executor resolves {SPAN} itself when no driver ran; on Vertex,
---data-dir must be empty anyway (TFDS downloads into --gcs-root), so the dataset's identity is
-its name and version, which are in the cache key.
+- ExampleGen: TfdsExampleGen is a FileBasedExampleGen, so KubeflowV2's compiler gives its step
+  TFX's file-based driver as the lifecycle pre-cache-check hook (it does so for no other kind of
+  component). With --data-dir gs://BUCKET/pets/span-{SPAN} that driver globs the spans' list
+  files on GCS before the cache is checked, and records the latest span and its fingerprint:
+  a scheduled run whose span is unchanged is served from the cache, a new span runs
+  (components/tfds_example_gen/spans.py). Without --data-dir, TFDS downloads into --gcs-root
+  and the dataset's name and version are the cache key.
 """
 
+import importlib.metadata
 import os
 import posixpath
 from typing import Any, Dict, List, Tuple
@@ -48,6 +52,7 @@ from tfx.utils import import_utils
 
 from pipeline import vertex_jobs
 from pipeline.config import BEAM_WORKER_PLUGIN, PipelineConfig
+from pipeline.errors import ConfigError
 from pipeline.pipeline import PusherFactory, TrainerFactory, create_components
 from pipeline.vertex_settings import REPOSITORY_DIR, validate_vertex
 from trainer.settings import ENCODER_WEIGHTS
@@ -189,6 +194,44 @@ def vertex_trainer(config: PipelineConfig) -> TrainerFactory:
     return make
 
 
+# Vertex AI's prebuilt prediction containers (TF Serving) stop at TensorFlow 2.15 (its list, and
+# aiplatform's, which serving_image reads). A SavedModel loads in an older TensorFlow only if it
+# uses no op or attribute that version lacks, so an older container stands in only where that
+# was checked, by hand (the suite has one TensorFlow): the Trainer's U-Net export with all three
+# signatures (tests/helpers.export_test_model), written by TensorFlow 2.16.2, loads and answers
+# identically in TensorFlow 2.15.1, through tf.saved_model.load and through TF1's session
+# loader, which checks every node against the op registry as TF Serving's loader does.
+SERVES_OLDER_EXPORTS = {"2.16": "2.15"}
+
+
+def exported_tf_version() -> str:
+    """MAJOR.MINOR of the TensorFlow that exports the models: this machine's, as the pipeline
+    image installs the same constraints.txt."""
+    return ".".join(importlib.metadata.version("tensorflow").split(".")[:2])
+
+
+def serving_image(region: str, tf_version: str) -> str:
+    """Vertex AI's prebuilt CPU prediction container for models exported by tf_version, in the
+    Artifact Registry multi-region nearest to region (each holds every image; us by default).
+
+    ConfigError, naming --serving-image, when there is none for that version nor a checked
+    older one.
+    """
+    from google.cloud.aiplatform import helpers  # a TFX dependency; loads in seconds, so only here
+
+    multi_region = region if region.startswith(("us", "europe", "asia")) else "us"
+    for version in filter(None, (tf_version, SERVES_OLDER_EXPORTS.get(tf_version))):
+        try:
+            return helpers.get_prebuilt_prediction_container_uri("tensorflow", version, multi_region, "cpu")
+        except ValueError:
+            continue
+    raise ConfigError(
+        f"--serving-image (config key vertex.serving_image): Vertex AI has no prebuilt prediction "
+        f"container known to serve models exported by TensorFlow {tf_version}; give a container "
+        f"that serves TensorFlow {tf_version} SavedModels"
+    )
+
+
 def serving_custom_config(config: PipelineConfig) -> Dict[str, Any]:
     """The Vertex endpoint Pusher's custom_config (the region is ai_platform_vertex_region:
     TFX deprecates `regions` in the serving args for Vertex)."""
@@ -196,7 +239,7 @@ def serving_custom_config(config: PipelineConfig) -> Dict[str, Any]:
     return {
         ENABLE_VERTEX_KEY: True,
         VERTEX_REGION_KEY: vertex.region,
-        SERVING_IMAGE_KEY: vertex.serving_image,
+        SERVING_IMAGE_KEY: vertex.serving_image or serving_image(vertex.region, exported_tf_version()),
         SERVING_ARGS_KEY: {
             "project_id": vertex.project,
             "endpoint_name": vertex.endpoint_name,

@@ -99,8 +99,9 @@ class VertexSettings(Section):
         json_schema_extra=flag("--serving-machine-type", "TYPE"),
     )
     serving_image: str = Field(
-        "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest",
-        description="Prediction container of the endpoint's model.",
+        "",
+        description="Prediction container of the endpoint's model; empty = Vertex AI's prebuilt "
+        "TensorFlow container for the TensorFlow version that exports the model.",
         json_schema_extra=flag("--serving-image", "IMAGE"),
     )
     service_account: str = Field(
@@ -223,8 +224,10 @@ def validate_vertex(config: Any, *, need_cron: bool = False) -> Any:
         (
             "serving_image",
             None
-            if not vertex.endpoint_name or re.fullmatch(_IMAGE_RE, vertex.serving_image)
-            else "must be a prediction container image URI",
+            if not vertex.endpoint_name
+            or not vertex.serving_image
+            or re.fullmatch(_IMAGE_RE, vertex.serving_image)
+            else "must be empty or a prediction container image URI",
         ),
         (
             "service_account",
@@ -253,11 +256,12 @@ def validate_vertex(config: Any, *, need_cron: bool = False) -> Any:
     def bad(flag_name: str, problem: str, value: Any) -> ConfigError:
         return ConfigError(f"{flag_name}: on Vertex AI, {problem}; got {value!r}")
 
-    if config.dataset.data_dir:
+    if config.dataset.data_dir and not re.fullmatch(GCS_RE, config.dataset.data_dir):
         raise bad(
             "--data-dir",
-            "this machine's directories are out of reach: leave it empty so "
-            "that TFDS downloads the dataset into --gcs-root",
+            "this machine's directories are out of reach: give the raw files' gs:// location "
+            "(e.g. gs://BUCKET/pets/span-{SPAN}), or leave it empty so that TFDS downloads the "
+            "dataset into --gcs-root",
             config.dataset.data_dir,
         )
     for flag_name, value in (

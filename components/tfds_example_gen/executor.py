@@ -1,6 +1,9 @@
 """TfdsExampleGen's executor: prepare the TFDS copy, read it with Beam, gate bad records.
 
-1. The TFDS builder prepares its copy (download, or the local raw files; tfds_source.py).
+0. The driver has chosen the delivery (span, version) and rewritten the split patterns to it;
+   its folder is input_base plus that pattern less the list files (spans.py).
+1. The TFDS builder prepares its copy (download, or the delivery's raw files, local or on GCS;
+   tfds_source.py), once per folder and fingerprint of its list files.
 2. For each split, Beam reads the copy with `tfds.beam.ReadFromTFDS` (so it scales out on
    Dataflow), keeping image and mask encoded, checks every record with the decoders Transform
    will use (record_checks.py), and writes good records as gzipped tf.Examples through
@@ -17,12 +20,12 @@ import dataclasses
 import json
 import logging
 import os
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
 import tensorflow_datasets as tfds
-from tfx.components.example_gen import base_example_gen_executor
+from tfx.components.example_gen import base_example_gen_executor, utils
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
@@ -52,6 +55,8 @@ from contract.names import (
 
 DATASET_NAME_KEY = "dataset_name"
 DATASET_VERSION_KEY = "dataset_version"
+# JSON: output split name -> TFDS split expression (the split patterns are the driver's file globs).
+TFDS_SPLITS_KEY = "tfds_splits"
 TFDS_DIR_KEY = "tfds_dir"
 MAX_BAD_FRACTION_KEY = "max_bad_fraction"
 FAILURE_REPORT_DIR_KEY = "failure_report_dir"
@@ -121,10 +126,25 @@ def _write_split_part(bad: List[BadRecord], good: int, notes: List[Tuple[str, in
         )
 
 
-def _split_name(exec_properties: Dict[str, Any], pattern: str) -> str:
+def _input_config(exec_properties: Dict[str, Any]) -> example_gen_pb2.Input:
     input_config = example_gen_pb2.Input()
     proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
-    return next(split.name for split in input_config.splits if split.pattern == pattern)
+    return input_config
+
+
+def _delivery(exec_properties: Dict[str, Any]) -> Tuple[Optional[str], Optional[str]]:
+    """The folder of the delivery the driver chose (None: TFDS downloads) and its fingerprint.
+
+    The fingerprint is taken again here, by TFX's own function over the resolved patterns, so
+    that the prepared copy is keyed by the files this execution reads.
+    """
+    input_base = exec_properties.get(standard_component_specs.INPUT_BASE_KEY) or ""
+    if not input_base:
+        return None, None
+    splits = _input_config(exec_properties).splits
+    folder = spans.data_folder(input_base, splits[0].pattern)
+    fingerprint, _, _ = utils.calculate_splits_fingerprint_span_and_version(input_base, splits)
+    return folder, fingerprint
 
 
 @beam.ptransform_fn
@@ -133,11 +153,11 @@ def _split_name(exec_properties: Dict[str, Any], pattern: str) -> str:
 def _TfdsToExample(
     pipeline: beam.Pipeline,
     exec_properties: Dict[str, Any],
-    split_pattern: str,
+    split: str,
 ) -> beam.pvalue.PCollection:
-    """Reads one TFDS split expression and returns its good records as serialized Examples."""
+    """Reads the TFDS split expression of one output split; returns its good records serialized."""
     spec = dataset_facts(exec_properties[DATASET_NAME_KEY])
-    split = _split_name(exec_properties, split_pattern)
+    split_pattern = json.loads(exec_properties[TFDS_SPLITS_KEY])[split]
     builder = tfds.builder_from_directory(exec_properties[_BUILDER_DIR])
     skip = tfds.decode.SkipDecoding()
     checked = (
@@ -174,7 +194,20 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     """ExampleGen executor over a prepared TFDS copy, with the bad-data gate."""
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
+        """The PTransform of one output split; it takes the split's name, not its file pattern."""
         return _TfdsToExample
+
+    def GenerateExamplesByBeam(
+        self, pipeline: beam.Pipeline, exec_properties: Dict[str, Any]
+    ) -> Dict[str, beam.pvalue.PCollection]:
+        """Each output split from its TFDS split expression: every split has the same file
+        pattern (the driver's), so TFX's version, which hands the transform a pattern, cannot tell
+        them apart."""
+        to_examples = self.GetInputSourceToExamplePTransform()
+        return {
+            split.name: pipeline | f"InputToRecord[{split.name}]" >> to_examples(exec_properties, split.name)
+            for split in _input_config(exec_properties).splits
+        }
 
     def Do(
         self,
@@ -184,12 +217,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     ) -> None:
         exec_properties = dict(exec_properties)
         name = exec_properties[DATASET_NAME_KEY]
-        input_base = exec_properties.get(standard_component_specs.INPUT_BASE_KEY) or ""
-        if spans.has_span(input_base):  # no driver ran (e.g. Vertex): resolve the span here
-            input_base = spans.span_location(input_base, spans.latest_span(input_base))
-        fingerprint = exec_properties.get("input_fingerprint") or (
-            spans.fingerprint_directory(input_base) if input_base else None
-        )
+        folder, fingerprint = _delivery(exec_properties)
         max_bad_fraction = float(exec_properties[MAX_BAD_FRACTION_KEY])
         failure_dir = exec_properties.get(FAILURE_REPORT_DIR_KEY) or ""
         examples_uri = artifact_utils.get_single_uri(output_dict[standard_component_specs.EXAMPLES_KEY])
@@ -198,7 +226,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                 name,
                 exec_properties[DATASET_VERSION_KEY],
                 exec_properties[TFDS_DIR_KEY],
-                input_base or None,
+                folder,
                 fingerprint,
             )
         except EmptySplitError as error:

@@ -1,61 +1,96 @@
-"""Spans of a local data location: `/data/pets/span-{SPAN}` holds one directory per delivery.
+"""Where a TfdsExampleGen reads its raw files, in the terms of TFX's file-based ExampleGen driver.
 
-TFX ExampleGens number their input deliveries as spans and always read the latest one; the
-span number travels on the Examples artifact, so later components (and a retraining run) know
-which delivery a model saw. The fingerprint changes whenever a file is added, removed or
-rewritten, which is what lets TFX's cache skip ExampleGen when nothing changed.
+`--data-dir` names one delivery of raw files, local or on GCS, and may number deliveries with
+{SPAN} (and corrections of a delivery with {VERSION}), e.g. gs://bucket/pets/span-{SPAN}. TFX's
+file-based ExampleGen driver resolves them: it globs input_base/pattern through TFX's fileio (so
+local folders, gs:// and any registered filesystem alike), keeps the highest span (and version),
+fingerprints the files it matched and records span, version and fingerprint on the Examples
+artifact; the cache skips the ExampleGen while they are unchanged. It is the same driver under
+LocalDagRunner and, as the step's pre-cache-check hook, under KubeflowV2 on Vertex AI
+(docs/stack.md, "ExampleGen").
+
+That driver reads specs in split patterns only, never in input_base, and it globs files: so a
+data dir is cut before its first path component that holds a spec, and the pattern goes on to
+the delivery's list files: /data/pets/span-{SPAN} becomes input_base /data/pets and pattern
+span-{SPAN}/annotations/*.txt. Every split gets that one pattern (which TFDS split each output
+split reads is the executor's business), so all splits resolve the same span.
+
+Why the list files: they say what each split holds, so they change when entries are added or
+removed; a span exists for the driver only once they are there, so a delivery copied with its
+list files last is never read half-copied; and a few files keep the fingerprint cheap on GCS,
+where every matched file costs a request. What the fingerprint does not see, an image or mask
+rewritten in place, a span does not get: a delivery is immutable, a correction is a new span or
+{VERSION}. Archives (images.tar.gz, annotations.tar.gz) have no list files outside them: they
+can be read from a folder without spans, whose fingerprint is then empty.
 """
 
-import glob
-import hashlib
 import os
+import posixpath
 import re
+from typing import Tuple
 
-SPAN_SPEC = "{SPAN}"
+from tfx.components.example_gen import utils
+from tfx.proto import example_gen_pb2
 
+from contract import oxford_pets
 
-def has_span(location: str) -> bool:
-    """True when the location holds the {SPAN} placeholder."""
-    return SPAN_SPEC in location
-
-
-def latest_span(location: str) -> int:
-    """The highest span number among the directories that match the location's pattern."""
-    prefix, _, suffix = location.partition(SPAN_SPEC)
-    if SPAN_SPEC in suffix:
-        raise ValueError(f"{location}: {SPAN_SPEC} may appear only once")
-    matcher = re.compile(re.escape(prefix) + r"(\d+)" + re.escape(suffix) + r"$")
-    spans = [int(m.group(1)) for path in glob.glob(prefix + "*" + suffix) if (m := matcher.match(path))]
-    if not spans:
-        raise FileNotFoundError(
-            f"{location}: no directory matches this span pattern (expected e.g. {prefix}1{suffix})"
-        )
-    return max(spans)
+# The files of a delivery that the driver globs and fingerprints, relative to its folder.
+LIST_FILES = posixpath.join(oxford_pets.ANNOTATIONS_DIR, "*.txt")
+# Any spec TFX's driver resolves: {SPAN}, {SPAN:width}, {VERSION}, {VERSION:width}, {YYYY} {MM} {DD}.
+_SPECS = [
+    re.compile(utils.SPAN_FULL_REGEX),
+    re.compile(utils.VERSION_FULL_REGEX),
+    *map(re.compile, map(re.escape, utils.DATE_SPECS)),
+]
+_URL_SCHEME = re.compile(r"[a-z0-9]+://")
 
 
-def span_location(location: str, span: int) -> str:
-    """The location with {SPAN} replaced by the span number."""
-    return location.replace(SPAN_SPEC, str(span))
+def _has_spec(text: str) -> bool:
+    return any(spec.search(text) for spec in _SPECS)
 
 
-def fingerprint_directory(root: str) -> str:
-    """A digest of every file's relative path, size and modification time under root.
+def is_remote(location: str) -> bool:
+    """Whether the location is a URL (gs://...) rather than a path on this machine."""
+    return bool(_URL_SCHEME.match(location))
 
-    A symlink counts by its target's size and time; a dangling one (a file moved away that no
-    list may name) by the link itself, so it neither stops the run nor goes unnoticed.
+
+def input_location(data_dir: str) -> Tuple[str, str]:
+    """(input_base, split pattern) of a data dir for TFX's file-based driver; ("", "") without one.
+
+    A local path is made absolute, so that the driver and the executor agree on it whatever
+    their working directory. ValueError names a spec TFX would refuse (two {SPAN}s, {VERSION}
+    without {SPAN}) or one with no fixed folder above it.
     """
-    if not os.path.isdir(root):
-        raise FileNotFoundError(f"{root}: data directory does not exist")
-    digest = hashlib.sha256()
-    count = 0
-    for directory, subdirs, files in os.walk(root, followlinks=True):
-        subdirs.sort()
-        for name in sorted(files):
-            path = os.path.join(directory, name)
-            try:
-                stat = os.stat(path)
-            except FileNotFoundError:  # a dangling symlink
-                stat = os.lstat(path)
-            digest.update(f"{os.path.relpath(path, root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-            count += 1
-    return f"files:{count},sha256:{digest.hexdigest()}"
+    if not data_dir:
+        return "", ""
+    location = data_dir if is_remote(data_dir) else os.path.abspath(data_dir)
+    parts = location.rstrip("/").split("/")
+    first = next((index for index, part in enumerate(parts) if _has_spec(part)), len(parts))
+    # "gs:", "", "bucket" (or "", "data" for /data) is the least a glob can start from.
+    if first < (3 if is_remote(location) else 2):
+        raise ValueError(
+            f"{data_dir}: a span pattern needs a fixed folder above it, e.g. gs://BUCKET/pets/span-{{SPAN}}"
+        )
+    pattern = posixpath.join(*parts[first:], LIST_FILES)
+    try:
+        utils.verify_split_pattern_specs(example_gen_pb2.Input.Split(pattern=pattern))
+    except ValueError as error:
+        raise ValueError(f"{data_dir}: {error}") from None
+    return "/".join(parts[:first]), pattern
+
+
+def data_folder(input_base: str, resolved_pattern: str) -> str:
+    """The folder of the delivery the driver chose: input_base/pattern without the list files.
+
+    ValueError when the pattern still holds a spec (no driver resolved it) or is not one that
+    `input_location` made.
+    """
+    if _has_spec(resolved_pattern):
+        raise ValueError(
+            f"{resolved_pattern}: its span is unresolved; TFX's file-based ExampleGen driver "
+            "must run before the executor"
+        )
+    if not resolved_pattern.endswith(LIST_FILES):
+        raise ValueError(f"{resolved_pattern}: not a TfdsExampleGen split pattern (it ends in {LIST_FILES})")
+    relative = resolved_pattern[: -len(LIST_FILES)].rstrip("/")
+    return posixpath.join(input_base, relative) if relative else input_base

@@ -8,6 +8,10 @@ own layout (or holding the original archives): `LocalDownloadManager` answers th
 
 Each prepared copy lives in its own directory under the TFDS root, keyed by the input's
 fingerprint, so a new span or changed files get a fresh copy and an unchanged input is reused.
+
+A delivery on GCS (gs://...) is first copied to a local scratch folder through TFX's fileio,
+because the raw-file check and its staging view (symlinks to the listed files) need local
+files; the copy lasts only while the builder prepares.
 """
 
 import dataclasses
@@ -16,15 +20,20 @@ import json
 import logging
 import os
 import tempfile
+from concurrent import futures
 from typing import Any, Dict, List, Optional
 
 import tensorflow_datasets as tfds
 from etils import epath
+from tfx.dsl.io import fileio
 
+from components.tfds_example_gen import spans
 from components.tfds_example_gen.data_quality import BadRecord, records_from_dicts
 from components.tfds_example_gen.raw_files import RAW_FILE_CHECKS, StagedFiles, check_no_split_is_empty
 
 RAW_CHECK_FILE = "raw_files_check.json"
+# Files copied at once from GCS: a delivery is thousands of small files, each a request's latency.
+_COPY_THREADS = 16
 
 
 class LocalDownloadManager(tfds.download.DownloadManager):
@@ -88,6 +97,25 @@ class PreparedDataset:
     staged: bool
 
 
+def _local_copy(location: str, target: str) -> str:
+    """Copies every file under location (any fileio filesystem, e.g. gs://) into target; returns
+    target. FileNotFoundError names a location that holds no file."""
+    location = location.rstrip("/")
+    copies = []
+    for directory, _, files in fileio.walk(location):
+        relative = directory.rstrip("/")[len(location) :].lstrip("/")
+        os.makedirs(os.path.join(target, relative), exist_ok=True)
+        copies += [
+            (f"{directory.rstrip('/')}/{name}", os.path.join(target, relative, name)) for name in files
+        ]
+    if not copies:
+        raise FileNotFoundError(f"{location}: no files there to read (an empty or missing data folder)")
+    logging.info("copying %d files from %s to %s", len(copies), location, target)
+    with futures.ThreadPoolExecutor(_COPY_THREADS) as pool:
+        list(pool.map(lambda pair: fileio.copy(*pair), copies))  # list(): raises a failed copy's error
+    return target
+
+
 def copy_key(name: str, version: str, local_dir: Optional[str], fingerprint: Optional[str]) -> str:
     """The directory name of one prepared copy: the builder and a digest of its input."""
     digest = hashlib.sha256(f"{name}|{version}|{local_dir}|{fingerprint}".encode()).hexdigest()[:12]
@@ -103,8 +131,9 @@ def prepare(
 ) -> PreparedDataset:
     """Runs the builder's download_and_prepare (once per input) and returns the prepared copy.
 
-    The root may be local or on GCS (epath); the staging view and extracted archives are
-    temporary, since only the prepared copy is read afterwards.
+    The root may be local or on GCS (epath), and so may local_dir; the staging view, the copy
+    of a GCS delivery and extracted archives are temporary, since only the prepared copy is
+    read afterwards.
     """
     root = epath.Path(tfds_root) / copy_key(name, version, local_dir, fingerprint)
     builder = tfds.builder(f"{name}:{version}", data_dir=os.fspath(root / "data"))
@@ -114,8 +143,12 @@ def prepare(
         logging.info("reusing the prepared TFDS copy in %s", builder.data_dir)
     elif local_dir:
         with tempfile.TemporaryDirectory(prefix="segpipe-raw-") as scratch:
+            if spans.is_remote(local_dir):
+                source = _local_copy(local_dir, os.path.join(scratch, "delivery"))
+            else:
+                source = os.path.abspath(local_dir)
             manager = LocalDownloadManager(
-                local_dir=os.path.abspath(local_dir),
+                local_dir=source,
                 staging_dir=os.path.join(scratch, "staging"),
                 dataset=name,
                 check_file=check_file,

@@ -13,7 +13,6 @@ from tfx.utils import proto_utils
 from components.tfds_example_gen import executor as executor_lib
 from components.tfds_example_gen import spans
 from components.tfds_example_gen.data_quality import DataQualityError
-from components.tfds_example_gen.driver import TfdsInputProcessor
 from components.tfds_example_gen.tfds_source import prepare
 from contract import oxford_pets as layout
 from contract.names import BYTES_FEATURES, DATA_QUALITY_REPORT, INT_FEATURES
@@ -21,16 +20,18 @@ from datagen.faults import REPORTED_AS, inject_faults
 
 
 def run_executor(data_dir, tmp_path, splits=None, max_bad_fraction=0.05, failure_report_dir=""):
-    """Runs the executor the way the orchestrator does, with in-process Beam."""
+    """Runs the executor the way the orchestrator does after the driver, with in-process Beam."""
     splits = splits or {"train": "train", "eval": "test"}
     examples = standard_artifacts.Examples()
     examples.uri = str(tmp_path / "examples")
+    input_base, pattern = spans.input_location(data_dir)  # no {SPAN}: as the driver leaves it
     input_config = example_gen_pb2.Input(
-        splits=[example_gen_pb2.Input.Split(name=n, pattern=p) for n, p in splits.items()]
+        splits=[example_gen_pb2.Input.Split(name=name, pattern=pattern) for name in splits]
     )
     exec_properties = {
-        "input_base": data_dir,
+        "input_base": input_base,
         "input_config": proto_utils.proto_to_json(input_config),
+        executor_lib.TFDS_SPLITS_KEY: json.dumps(splits),
         "output_config": proto_utils.proto_to_json(example_gen_pb2.Output()),
         "output_data_format": example_gen_pb2.FORMAT_TF_EXAMPLE,
         "output_file_format": example_gen_pb2.FORMAT_TFRECORDS_GZIP,
@@ -135,13 +136,3 @@ def test_prepared_copy_is_reused_for_the_same_input(dataset, tmp_path):
     assert os.path.getmtime(os.path.join(again.builder_dir, "dataset_info.json")) == stamp
     changed = prepare("oxford_iiit_pet", "4.*.*", str(tmp_path / "tfds"), dataset, "fp-2")
     assert changed.builder_dir != first.builder_dir
-
-
-def test_driver_resolves_the_latest_span_and_its_fingerprint(pristine_dataset, tmp_path):
-    os.symlink(pristine_dataset, tmp_path / "span-1")
-    os.symlink(pristine_dataset, tmp_path / "span-4")
-    processor = TfdsInputProcessor(str(tmp_path / "span-{SPAN}"), splits=[])
-    span, version = processor.resolve_span_and_version()
-    assert (span, version) == (4, None)
-    assert processor.get_input_fingerprint(span, version) == spans.fingerprint_directory(pristine_dataset)
-    assert TfdsInputProcessor("", splits=[]).resolve_span_and_version() == (0, None)
