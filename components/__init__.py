@@ -4,20 +4,29 @@ tfds_example_gen/  TfdsExampleGen: TFDS builder -> tf.Examples, spans, the bad-d
 evaluator/         TFX's Evaluator with the segmentation metrics; never its own baseline
 pusher/            TFX's Pusher publishing atomic TF Serving versions with warmup requests
 run_report/        RunReport: the run summary and the HTML report, in its artifact
-shared/            what several of them use: atomic directories, segmentation scores
+tflite/            TfliteExport: the phone model, converted, scored, gated, pushed beside the SavedModel
+shared/            what several of them use: atomic directories, publishing, segmentation scores,
+                   the Evaluator's metrics by name, the TFLite artifact type
 
 Names they share with the Trainer and the clients come from `contract` (imported first, so
 Keras 2 is settled before TensorFlow loads).
 """
 
-from contract.names import RUN_REPORT_TYPE_NAME  # importing contract settles Keras 2 first
+import importlib
+
+from contract.names import RUN_REPORT_TYPE_NAME, TFLITE_MODEL_TYPE_NAME  # contract settles Keras 2 first
+
+# The custom artifact types by the name Vertex records for them, and the module defining each.
+_ARTIFACT_TYPES = {
+    RUN_REPORT_TYPE_NAME.rsplit(".", 1)[1]: "components.run_report.component",
+    TFLITE_MODEL_TYPE_NAME.rsplit(".", 1)[1]: "components.shared.tflite_artifact",
+}
 
 
 def __getattr__(name: str):
-    """`components.RunReportArtifact`, importable by the name Vertex records for the type
-    (contract.names.RUN_REPORT_TYPE_NAME), without making `import components` load TensorFlow."""
-    if name == RUN_REPORT_TYPE_NAME.rsplit(".", 1)[1]:
-        from components.run_report.component import RunReportArtifact
-
-        return RunReportArtifact
+    """`components.RunReportArtifact` and `components.TfliteModelArtifact`, importable by the
+    names Vertex records for the types (contract/names.py), without making `import components`
+    load TensorFlow."""
+    if name in _ARTIFACT_TYPES:
+        return getattr(importlib.import_module(_ARTIFACT_TYPES[name]), name)
     raise AttributeError(f"module 'components' has no attribute {name!r}")

@@ -34,6 +34,17 @@ def _number(value: Any) -> str:
     return "n/a" if value is None or value != value else f"{value:.4f}"
 
 
+def describe_tflite(tflite: Dict[str, Any]) -> str:
+    """The phone model in one line: which variant ships, the mean IoUs it was chosen on, where
+    it went ('int8 ships (mean IoU: int8 0.6012, float16 0.6050, SavedModel 0.6049); pushed ...')."""
+    gate, push = tflite["gate"], tflite["push"]
+    means = {variant: values.get("mean_iou") for variant, values in tflite["variants"].items()}
+    means["SavedModel"] = tflite["saved_model"].get("mean_iou")
+    scores = [f"{name} {_number(value)}" for name, value in means.items()]
+    where = f"pushed: {push['pushed_model']}" if push["pushed_model"] else push["reason"]
+    return f"{gate['shipped']} ships (mean IoU: {', '.join(scores)}); {where}"
+
+
 def format_metrics_table(summary: dict) -> str:
     """The latest run's metrics: one row per slice, one column per metric and class."""
     overall = summary["metrics"]["overall"]
@@ -56,4 +67,7 @@ def format_metrics_table(summary: dict) -> str:
     lines.append("")
     lines.append(f"{'BLESSED' if blessing['blessed'] else 'NOT blessed'}: {blessing['reason']}")
     lines.append(f"pushed: {summary['pushed_model'] or 'nothing'}; report: {summary['report']}")
+    if summary.get("tflite"):
+        lines.append(f"phone model (TFLite): {describe_tflite(summary['tflite'])}")
+        lines.append(f"  {summary['tflite']['gate']['reason']}")
     return "\n".join(lines)

@@ -43,7 +43,7 @@ def write_mask(class_map: np.ndarray, path: str) -> None:
 def write_overlay(image_bytes: bytes, class_map: np.ndarray, path: str) -> None:
     """Writes the image with the class colours blended over it; ValueError if the map's size is
     not the image's (the model decoded it differently from Pillow)."""
-    image = _rgb_image(image_bytes)
+    image = displayed_rgb(image_bytes)
     if image.size != (class_map.shape[1], class_map.shape[0]):
         raise ValueError(
             f"the model's map is {class_map.shape[1]}x{class_map.shape[0]}, "
@@ -59,9 +59,10 @@ def _mask_image(class_map: np.ndarray) -> Image.Image:
     return image
 
 
-def _rgb_image(image_bytes: bytes) -> Image.Image:
+def displayed_rgb(image_bytes: bytes) -> Image.Image:
     """The image as displayed (its EXIF orientation applied, as the model applies it), in 8-bit
-    RGB, transparency dropped as the model's decoder drops it."""
+    RGB, transparency dropped as the model's decoder drops it: what overlays are drawn on, and
+    what `segpipe predict --tflite` resizes for the phone model, as an app would."""
     with Image.open(io.BytesIO(image_bytes)) as opened:
         opened.load()
         image = displayed(opened)

@@ -1,8 +1,10 @@
 """`segpipe predict IMAGE...`: segment image files with the exported model; write what it sees.
 
 One backend per call: TF Serving's REST API (--server http://HOST:8501), its gRPC API
-(--grpc HOST:8500), or the SavedModel in this process (--model-dir DIR: a version directory, or
-a model base directory whose highest numbered version is used, as TF Serving would).
+(--grpc HOST:8500), the SavedModel in this process (--model-dir DIR: a version directory, or
+a model base directory whose highest numbered version is used, as TF Serving would), or the
+phone model on the TFLite interpreter (--tflite DIR_OR_FILE: a .tflite file, a version
+directory or SERVING_ROOT/<model>-tflite/; serving/tflite_predictor.py).
 
 Every file is checked before anything is sent (serving/image_inputs.py): a bad one gets one line
 on stderr naming it, and the others carry on. Good images go in batches of --batch-size, also
@@ -37,6 +39,7 @@ from serving.predictors import (
     RestPredictor,
     resolve_model_dir,
 )
+from serving.tflite_predictor import TfLitePredictor, resolve_tflite
 from serving.wire_format import Prediction, PredictionError
 
 PROG = "segpipe predict"
@@ -62,6 +65,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="Run the SavedModel in this process: a version directory (holding "
         "saved_model.pb) or a model base directory (its highest numbered version).",
+    )
+    backend.add_argument(
+        "--tflite",
+        metavar="DIR_OR_FILE",
+        help="Run the phone model on the TFLite interpreter, fed as its contract.json says: a "
+        ".tflite file, a version directory (holding model.tflite) or a model base directory "
+        "such as SERVING_ROOT/segmenter-tflite (its highest numbered version).",
     )
     parser.add_argument(
         "--model-name",
@@ -149,6 +159,10 @@ def _predictor(args: argparse.Namespace) -> Predictor:
     if args.grpc:
         _say(f"{count} to TF Serving's gRPC API at {args.grpc}, model {args.model_name!r}")
         return GrpcPredictor(args.grpc, args.model_name, args.timeout)
+    if args.tflite:
+        model_path, _ = resolve_tflite(args.tflite)
+        _say(f"loading the TFLite model {model_path} (TensorFlow takes a few seconds), then {count}")
+        return TfLitePredictor(args.tflite)
     model_dir = resolve_model_dir(args.model_dir)
     version = os.path.basename(model_dir.rstrip("/"))
     which = f"version {version} of the model" if version.isdigit() else "the model"

@@ -172,24 +172,23 @@ class InProcessPredictor:
         )
 
 
-def resolve_model_dir(model_dir: str) -> str:
-    """The SavedModel directory to load: `model_dir` itself if it holds saved_model.pb, else its
-    highest integer-named version, as TF Serving picks under MODEL_BASE/MODEL_NAME/VERSION/."""
+def resolve_model_dir(model_dir: str, model_file: str = SAVED_MODEL_FILE) -> str:
+    """The model directory to load: `model_dir` itself if it holds `model_file` (saved_model.pb,
+    or the phone model's model.tflite), else its highest integer-named version, as TF Serving
+    picks under MODEL_BASE/MODEL_NAME/VERSION/."""
     if not os.path.isdir(model_dir):
         raise PredictionError(f"model dir {model_dir} does not exist or is not a directory")
-    if os.path.isfile(os.path.join(model_dir, SAVED_MODEL_FILE)):
+    if os.path.isfile(os.path.join(model_dir, model_file)):
         return model_dir
     numbered = versions(model_dir)
     if not numbered:
         raise PredictionError(
-            f"model dir {model_dir} has no {SAVED_MODEL_FILE} and no numbered "
-            f"version directory (expected {model_dir}/<version>/{SAVED_MODEL_FILE})"
+            f"model dir {model_dir} has no {model_file} and no numbered "
+            f"version directory (expected {model_dir}/<version>/{model_file})"
         )
     latest = version_dir(model_dir, numbered[-1])
-    if not os.path.isfile(os.path.join(latest, SAVED_MODEL_FILE)):
-        raise PredictionError(
-            f"{latest}, the latest version in model dir {model_dir}, has no {SAVED_MODEL_FILE}"
-        )
+    if not os.path.isfile(os.path.join(latest, model_file)):
+        raise PredictionError(f"{latest}, the latest version in model dir {model_dir}, has no {model_file}")
     return latest
 
 

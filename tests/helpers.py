@@ -2,14 +2,18 @@
 
 import io
 import os
+from typing import Dict, List
 
 import numpy as np
+import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
+import tf_keras as keras
 from google.protobuf import text_format
 from PIL import Image
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
+from tfx.types import artifact_utils, standard_artifacts
 
 from components.tfds_example_gen.examples import make_example
 from contract import names as features
@@ -17,6 +21,8 @@ from pipeline.config import BUILT_IN_SCHEMA
 from trainer.export import export_saved_model
 from trainer.models import build_model
 from trainer.preprocessing import preprocessing_fn
+from trainer.settings import ModelSettings, TrainerSettings, TrainingSettings
+from trainer.task import build_for
 
 EXPORT_SIZE = 64
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,6 +61,60 @@ def raw_example(width: int, height: int) -> bytes:
     ).SerializeToString()
 
 
+def truth_classes(seed: int) -> np.ndarray:
+    """A class map at EXPORT_SIZE: background, a square pet in a border band, placed by seed."""
+    rng = np.random.default_rng(seed)
+    classes = np.ones((EXPORT_SIZE, EXPORT_SIZE), np.uint8)  # background
+    top, left = rng.integers(8, 24, 2)
+    classes[top : top + 30, left : left + 30] = 2  # border band...
+    classes[top + 4 : top + 26, left + 4 : left + 26] = 0  # ...around the pet
+    return classes
+
+
+def truth_in_red_example(seed: int) -> bytes:
+    """A serialized raw tf.Example whose image carries its own truth in the red channel (class
+    x 120; green and blue are noise), so a model can read it, or learn it in a few steps."""
+    classes = truth_classes(seed)
+    rng = np.random.default_rng(seed + 100)
+    pixels = np.stack(
+        [classes * 120, rng.integers(0, 256, classes.shape), rng.integers(0, 256, classes.shape)], -1
+    ).astype(np.uint8)
+    image, mask = io.BytesIO(), io.BytesIO()
+    Image.fromarray(pixels).save(image, format="PNG")
+    Image.fromarray(classes + 1, mode="L").save(mask, format="PNG")
+    return make_example(
+        {
+            features.IMAGE_KEY: image.getvalue(),
+            features.MASK_KEY: mask.getvalue(),
+            features.LABEL_KEY: seed % 3,
+            features.SPECIES_KEY: seed % 2,
+            features.FILE_NAME_KEY: f"pet_{seed}.png",
+            features.HEIGHT_KEY: EXPORT_SIZE,
+            features.WIDTH_KEY: EXPORT_SIZE,
+        }
+    ).SerializeToString()
+
+
+def write_examples(directory: str, records_by_split: Dict[str, List[bytes]]) -> str:
+    """An Examples artifact's folder: Split-<name>/data.gz (gzipped TFRecords) per split."""
+    for split, records in records_by_split.items():
+        os.makedirs(os.path.join(directory, f"Split-{split}"), exist_ok=True)
+        with tf.io.TFRecordWriter(
+            os.path.join(directory, f"Split-{split}", "data.gz"), options="GZIP"
+        ) as out:
+            for record in records:
+                out.write(record)
+    return directory
+
+
+def examples_artifact(directory: str, splits=("train", "eval")) -> standard_artifacts.Examples:
+    """An Examples artifact over a folder written by write_examples."""
+    examples = standard_artifacts.Examples()
+    examples.uri = directory
+    examples.split_names = artifact_utils.encode_split_names(list(splits))
+    return examples
+
+
 def write_transform(root) -> str:
     """The real preprocessing_fn at EXPORT_SIZE as a Transform output directory (no data needed)."""
     with open(BUILT_IN_SCHEMA) as handle:
@@ -77,3 +137,32 @@ def export_test_model(root) -> str:
     model = build_model("unet", image_size=EXPORT_SIZE, encoder_weights="none")
     export_saved_model(model, tft.TFTransformOutput(write_transform(root)), str(root / "model"))
     return str(root / "model")
+
+
+# What the tiny trained model is (the Trainer's settings at EXPORT_SIZE, no encoder weights): the
+# TFLite component rebuilds the network from them.
+TRAINED_SETTINGS = TrainerSettings(
+    model=ModelSettings(image_size=EXPORT_SIZE, encoder_weights="none"),
+    training=TrainingSettings(),
+    dataset="oxford_iiit_pet",
+)
+
+
+def train_test_model(root, records: List[bytes], epochs: int = 10) -> str:
+    """A U-Net at EXPORT_SIZE trained for a few steps on truth-in-red examples, written as the
+    Trainer writes its Model artifact (Format-Serving/ with the Transform graph, Format-Keras/);
+    the artifact's directory. It learns the task well enough that conversions can be compared."""
+    transform = tft.TFTransformOutput(write_transform(root))
+    transformed = transform.transform_features_layer()(
+        tf.io.parse_example(tf.constant(records), transform.raw_feature_spec())
+    )
+    keras.utils.set_random_seed(0)
+    model = build_for(TRAINED_SETTINGS, num_classes=3)
+    model.compile(keras.optimizers.Adam(2e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(
+        transformed[features.IMAGE_XF], transformed[features.MASK_XF], batch_size=8, epochs=epochs, verbose=0
+    )
+    model_dir = str(root / "model")
+    export_saved_model(model, transform, os.path.join(model_dir, "Format-Serving"))
+    model.save_weights(os.path.join(model_dir, features.KERAS_DIR, features.WEIGHTS_FILE))
+    return model_dir

@@ -2,7 +2,7 @@
 
 Only a blessed model is pushed (TFX's own CheckBlessing); it is published as the next integer
 version under `push_destination.filesystem.base_directory` (SERVING_ROOT/MODEL_NAME) through
-publish.py, with TF Serving warmup requests for `predict_images`
+components/shared/publish.py, with TF Serving warmup requests for `predict_images`
 written into its `assets.extra/` before it becomes visible.
 """
 
@@ -18,7 +18,7 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, json_utils, proto_utils
 
-from components.pusher.publish import publish
+from components.shared.publish import publish
 from serving.wire_format import write_warmup_file
 
 KEEP_VERSIONS_KEY = "keep_versions"

@@ -1,10 +1,11 @@
 """Publishing TF Serving versions: atomic, increasing, pruned, never incomplete."""
 
 import os
+import shutil
 
 import pytest
 
-from components.pusher import publish as pub
+from components.shared import publish as pub
 from components.shared.atomic import DELETING_PREFIX, STAGING_PREFIX
 from serving.model_layout import versions
 
@@ -97,3 +98,69 @@ def test_pruning_hides_a_version_before_deleting_it(tmp_path, monkeypatch):
     assert pub.prune(base, keep=1) == [1]
     assert deleted[0].startswith(DELETING_PREFIX)  # renamed out of sight first
     assert versions(base) == [2]
+
+
+# --- the phone model: published under the SavedModel's number, pruned with it -----------------
+
+
+def _phone_model(root, name="phone"):
+    path = root / name
+    path.mkdir()
+    (path / "model.tflite").write_bytes(name.encode())  # a different model per name
+    (path / "contract.json").write_text("{}")
+    return str(path)
+
+
+def _content(version_dir):
+    with open(os.path.join(version_dir, "model.tflite"), "rb") as handle:
+        return handle.read()
+
+
+def test_a_phone_model_takes_the_given_version_and_a_rerun_copies_nothing(tmp_path, monkeypatch):
+    model, base = _phone_model(tmp_path), str(tmp_path / "segmenter-tflite")
+    assert pub.publish_as(model, base, 7, pub.TFLITE) == os.path.join(base, "7")
+    assert versions(base) == [7] and _content(os.path.join(base, "7")) == b"phone"
+    monkeypatch.setattr(
+        pub.shutil, "copytree", lambda *args, **kwargs: pytest.fail("copied the same model again")
+    )
+    assert pub.publish_as(model, base, 7, pub.TFLITE) == os.path.join(base, "7")
+
+
+def test_another_phone_model_under_the_same_number_replaces_it_whole(tmp_path):
+    base = str(tmp_path / "segmenter-tflite")
+    pub.publish_as(_phone_model(tmp_path, "old"), base, 3, pub.TFLITE)
+    pub.publish_as(_phone_model(tmp_path, "new"), base, 3, pub.TFLITE)
+    assert _content(os.path.join(base, "3")) == b"new" and sorted(os.listdir(base)) == ["3"]
+
+
+def test_a_failed_copy_leaves_the_published_version_as_it_was_and_no_staging(tmp_path, monkeypatch):
+    base = str(tmp_path / "segmenter-tflite")
+    pub.publish_as(_phone_model(tmp_path, "old"), base, 3, pub.TFLITE)
+
+    def half_copy(source, staged, **kwargs):
+        shutil.copy(os.path.join(source, "model.tflite"), staged)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pub.shutil, "copytree", half_copy)
+    for version in (3, 4):
+        with pytest.raises(OSError, match="No space left"):
+            pub.publish_as(_phone_model(tmp_path, f"new{version}"), base, version, pub.TFLITE)
+    assert sorted(os.listdir(base)) == ["3"] and _content(os.path.join(base, "3")) == b"old"
+
+
+def test_an_incomplete_phone_model_is_refused(tmp_path):
+    model = _phone_model(tmp_path)
+    os.remove(os.path.join(model, "contract.json"))
+    with pytest.raises(pub.IncompleteModelError, match="contract.json"):
+        pub.publish_as(model, str(tmp_path / "base"), 1, pub.TFLITE)
+    assert versions(str(tmp_path / "base")) == []
+
+
+def test_phone_models_are_pruned_with_the_saved_models_versions(tmp_path):
+    saved_base, phone_base = str(tmp_path / "segmenter"), str(tmp_path / "segmenter-tflite")
+    for i in range(4):
+        pub.publish(_model(tmp_path, f"m{i}"), saved_base, keep=2)
+        pub.publish_as(_phone_model(tmp_path, f"p{i}"), phone_base, i + 1, pub.TFLITE)
+    assert versions(saved_base) == [3, 4] and versions(phone_base) == [1, 2, 3, 4]
+    assert pub.prune_with(phone_base, saved_base) == [1, 2]
+    assert sorted(os.listdir(phone_base)) == ["3", "4"]

@@ -3,7 +3,8 @@
 TFMA keys metrics by (model, slice, name, class id); people ask "what is the pet IoU for dogs?".
 This turns the metrics files into {"overall": {...}, "slices": {"species=Dog": {...}}} with
 classes and slice values named by the dataset (pet/background/border, Cat/Dog, breed names),
-for the candidate model and, when there was one, the baseline it was compared with.
+for the candidate model and, when there was one, the baseline it was compared with. The run
+report reads every number; the TFLite component reads the SavedModel's, to compare its own with.
 """
 
 from typing import Any, Dict, Optional, Tuple
@@ -54,3 +55,9 @@ def read_metrics(evaluation_uri: str, spec: DatasetFacts) -> Dict[str, Dict[str,
             else:
                 target[key.name] = value
     return result
+
+
+def candidate_metrics(by_model: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
+    """The evaluated model's metrics out of read_metrics' result: TFMA names it 'candidate' when
+    a baseline was compared and '' when not; empty overall and slices when there is neither."""
+    return by_model.get("candidate") or by_model.get("") or {"overall": {}, "slices": {}}
