@@ -54,6 +54,12 @@ BENCH_FLAGS ?=
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench.run_all $(BENCH_FLAGS)
 
+# make bench-ablation: the training recipe's options one by one, over 3 seeds, against the
+# tutorial's code and FCN-8s (bench/ablation.py; about an hour and a half on 2 cores).
+.PHONY: bench-ablation
+bench-ablation: $(STAMP)
+	$(VENV)/bin/python -m bench.ablation $(BENCH_ABLATION_FLAGS)
+
 # make bench-gpu: the Trainer's own input pipeline and model on a GPU, float32 and mixed
 # precision, XLA off and on, batch sizes up to memory (bench/gpu.py; on a CPU a tiny run).
 BENCH_GPU_FLAGS ?=

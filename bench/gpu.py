@@ -10,7 +10,7 @@ What it measures, on data it generates on the machine (nothing is downloaded):
   settings with encoder weights none (`trainer.task.build_for`), compiled by
   `trainer.task.compile_model` under the strategy `trainer.distribution` picks, with the dtype
   policy set by `distribution.configure_mixed_precision`, fed by
-  `trainer.data.make_dataset(read_transformed(...))` from gzipped TFRecords of transformed
+  `trainer.data.make_dataset(load_split(...))` from gzipped TFRecords of transformed
   examples, as Transform writes them;
 - whether the input pipeline is the bottleneck: the same compiled model is then fed cached,
   already transformed tensors from memory (`from_tensor_slices`), and the ratio is recorded;
@@ -79,7 +79,7 @@ from contract.names import (
 )
 from datagen.synthetic_pets import write_dataset
 from trainer import distribution
-from trainer.data import make_dataset, read_transformed
+from trainer.data import load_split, make_dataset
 from trainer.export import export_saved_model
 from trainer.preprocessing import preprocessing_fn
 from trainer.settings import ModelSettings, TrainerSettings, TrainingSettings
@@ -714,7 +714,9 @@ class Bench:
         keras.utils.set_random_seed(self.seed)
         with self.strategy.scope():
             model = build_for(self.settings, self.num_classes)
-            compile_model(model, self.settings.training.learning_rate, self.num_classes)
+            compile_model(
+                model, self.settings.training.learning_rate, self.num_classes, self.settings.training
+            )
             model.jit_compile = xla
         return model
 
@@ -723,8 +725,14 @@ class Bench:
 
     def trainer_feed(self, global_batch: int, files: Sequence[str], training: bool) -> tf.data.Dataset:
         spec = self.data.transform_output.transformed_feature_spec()
+        training_settings = self.settings.training
         return make_dataset(
-            read_transformed(list(files), spec), global_batch, training=training, seed=self.seed
+            tf.data.Dataset.from_tensor_slices(load_split(list(files), spec)),
+            global_batch,
+            training=training,
+            seed=self.seed,
+            augment=training_settings.augment,
+            augment_strength=training_settings.augment_strength,
         )
 
     def memory_feed(self, global_batch: int) -> tf.data.Dataset:

@@ -16,10 +16,12 @@ BENCHMARKS = (
     "training_compare",
     "throughput",
     "serving_cost",
+    "tflite_cost",
     "transform_beam",
     "ceiling",
     "exif_cost",
     "cli_latency",
+    "determinism_cost",
 )
 # name: (what the issue asks, limit, direction)
 TARGETS = {
@@ -139,6 +141,22 @@ def build_summary(
         },
         "cli_seconds": {name: c["median_seconds"] for name, c in results["cli_latency"]["commands"].items()},
         "import_tensorflow_seconds": results["cli_latency"]["import_tensorflow_median_seconds"],
+        "tflite": {
+            name: {
+                "mib": variant["size_bytes"] / 2**20,
+                "eval_mean_iou": variant["eval_mean_iou"],
+                "latency_ms": {
+                    threads: [latency["p50_ms"], latency["p99_ms"]]
+                    for threads, latency in variant["latency_batch1"].items()
+                },
+            }
+            for name, variant in results["tflite_cost"]["variants"].items()
+        },
+        "tflite_gate": results["tflite_cost"]["gate"],
+        "determinism": {
+            "images_per_second": results["determinism_cost"]["median_images_per_second"],
+            "ratio": results["determinism_cost"]["deterministic_over_free"],
+        },
         "targets": targets,
     }
 
@@ -171,6 +189,14 @@ def _results_table(summary: Dict[str, Any]) -> List[str]:
     ips, ratios, overall = tr["images_per_second"], tr["ratios_median_of_rounds"], tr["ratios_overall"]
     fit = tr["fit_seconds_sequential_runs"]
     exif = summary["exif_ms_per_image"]
+    det = summary["determinism"]
+    lite, gate = summary["tflite"], summary["tflite_gate"]
+    sm, f16, i8 = lite["saved_model"], lite["float16"], lite["int8"]
+
+    def latency(variant: Dict[str, Any], threads: str) -> str:
+        p50, p99 = variant["latency_ms"][threads]
+        return f"{p50:.1f} / {p99:.1f}"
+
     beam = summary["transform_beam"]["images_per_second"]
     b1, b32 = serving["1"], serving["32"]
     ours, bilinear, nearest = q["trainer"], q["tutorial_bilinear_masks"], q["tutorial_nearest_masks"]
@@ -195,6 +221,17 @@ def _results_table(summary: Dict[str, Any]) -> List[str]:
         f"| `predict_images` per image at batch 32 (p50): JPEG in, class map at full size out "
         f"| {b32['predict_images']['ms_per_image_p50']:.1f} ms | {b32['bare_model']['ms_per_image_p50']:.1f} ms "
         f"(bare Keras model on preprocessed tensors) | {t['serving_overhead']['value']:.2f}x | <= 1.3x | {_mark(t['serving_overhead']['met'])} |",
+        f"| phone model size: SavedModel (Format-Serving, float32) / TFLite float16 / TFLite int8 "
+        f"| {sm['mib']:.1f} / {f16['mib']:.1f} / {i8['mib']:.1f} MiB | | int8 {i8['mib'] / sm['mib']:.2f}x of the SavedModel | | |",
+        f"| CPU latency at batch 1, 1 thread, p50 / p99 ms: TF network / float16 / int8 "
+        f"| {latency(sm, '1_threads')} / {latency(f16, '1_threads')} / {latency(i8, '1_threads')} | "
+        f"| int8 {sm['latency_ms']['1_threads'][0] / i8['latency_ms']['1_threads'][0]:.2f}x faster | | |",
+        f"| CPU latency at batch 1, 2 threads, p50 / p99 ms: TF network / float16 / int8 "
+        f"| {latency(sm, '2_threads')} / {latency(f16, '2_threads')} / {latency(i8, '2_threads')} | | | | |",
+        f"| eval mean IoU: SavedModel / float16 / int8 (gate: {gate['shipped']} ships) "
+        f"| {sm['eval_mean_iou']:.3f} / {f16['eval_mean_iou']:.3f} / {i8['eval_mean_iou']:.3f} | "
+        f"| int8 change {i8['eval_mean_iou'] - f16['eval_mean_iou']:+.3f} | int8 within {gate['max_drop']} of float16 "
+        f"| {_mark(i8['eval_mean_iou'] - f16['eval_mean_iou'] >= -gate['max_drop'])} |",
         f"| `predict_images` latency at batch 1, p50 / p99 | {b1['predict_images']['p50_ms']:.1f} / {b1['predict_images']['p99_ms']:.1f} ms "
         f"| {b1['bare_model']['p50_ms']:.1f} / {b1['bare_model']['p99_ms']:.1f} ms "
         f"| {b1['predict_images']['p50_ms'] / b1['bare_model']['p50_ms']:.2f}x | | |",
@@ -219,10 +256,13 @@ def _results_table(summary: Dict[str, Any]) -> List[str]:
         f"| EXIF orientation in Transform's per-image step (decode, resize, scale), 500×375 JPEG: untagged "
         f"| {exif['untagged']['transform_oriented']:.2f} ms | {exif['untagged']['transform_plain']:.2f} ms (orientation ignored) "
         f"| {exif['untagged']['cpu_ratio']:.2f}x (CPU time) | | |",
-        f"| commands that only read (fresh process, median): {', '.join(f'`{n}` {s:.2f} s' for n, s in summary['cli_seconds'].items())} "
-        f"| | `python -c 'import tensorflow'` {summary['import_tensorflow_seconds']:.1f} s | | about 1 s | |",
         f"| the same, a phone photo (orientation 6: turned) | {exif['exif_orientation_6']['transform_oriented']:.2f} ms "
         f"| {exif['exif_orientation_6']['transform_plain']:.2f} ms | {exif['exif_orientation_6']['cpu_ratio']:.2f}x (CPU time) | | |",
+        f"| commands that only read (fresh process, median): {', '.join(f'`{n}` {s:.2f} s' for n, s in summary['cli_seconds'].items())} "
+        f"| | `python -c 'import tensorflow'` {summary['import_tensorflow_seconds']:.1f} s | | about 1 s | |",
+        f"| training images/s with op determinism on (`--deterministic yes`, the default; separate processes, "
+        f"alternating) | {det['images_per_second']['on']:.1f} | {det['images_per_second']['off']:.1f} (off) "
+        f"| {det['ratio']:.2f}x | | |",
     ]
 
 

@@ -21,10 +21,12 @@ STAGES = (
     "training_compare",
     "throughput",
     "serving_cost",
+    "tflite_cost",
     "transform_beam",
     "ceiling",
     "exif_cost",
     "cli_latency",
+    "determinism_cost",
 )
 LOG_TAIL_LINES = 40
 

@@ -4,7 +4,7 @@ Three training loops run in one process, in alternating short bursts, so that lo
 jobs on the machine hits all of them alike:
 - `tutorial`: the tutorial port's compiled model on its own `train_batches` (bilinear masks);
 - `trainer`: the Trainer's model and compile (`trainer.task.build_for`, `compile_model`) on its
-  own input pipeline (`trainer.data.make_dataset(read_transformed(...))`) over the Transform
+  own input pipeline (`trainer.data.make_dataset(load_split(...))`) over the Transform
   output of the benchmark's pipeline run, repeated across epochs as Keras' fit iterates it;
 - `memory`: the same model and compile fed from decoded arrays already in memory
   (`Dataset.from_tensor_slices`), the ceiling any input pipeline could reach.
@@ -34,7 +34,7 @@ from bench.common import NUM_CLASSES, Recorder, Settings, alternating_orders, pa
 from bench.data import resized_arrays, tfds_builder
 from bench.pipeline_run import artifact, pipeline_config, trainer_settings
 from bench.step_timer import batch_sizes
-from trainer.data import make_dataset, read_transformed
+from trainer.data import load_split, make_dataset
 from trainer.task import build_for, compile_model
 
 WARMUP_STEPS = 3
@@ -99,7 +99,7 @@ def tutorial_loop(settings: Settings, builder) -> Loop:
 def _trainer_model(settings: Settings) -> keras.Model:
     trainer = trainer_settings(pipeline_config(settings))
     model = build_for(trainer, NUM_CLASSES)
-    compile_model(model, trainer.training.learning_rate, NUM_CLASSES)
+    compile_model(model, trainer.training.learning_rate, NUM_CLASSES, trainer.training)
     return model
 
 
@@ -110,7 +110,12 @@ def trainer_loop(settings: Settings) -> Loop:
     spec = tft.TFTransformOutput(artifact(config, "Transform.TransformGraph").uri).transformed_feature_spec()
     train_files = [io_utils.all_files_pattern(artifact_utils.get_split_uri([transformed], "train"))]
     dataset = make_dataset(
-        read_transformed(train_files, spec), settings.batch_size, training=True, seed=config.training.seed
+        tf.data.Dataset.from_tensor_slices(load_split(train_files, spec)),
+        settings.batch_size,
+        training=True,
+        seed=config.training.seed,
+        augment=config.training.augment,
+        augment_strength=config.training.augment_strength,
     )
     return Loop(_trainer_model(settings), dataset.repeat(), settings.n_train, settings.batch_size)
 

@@ -26,6 +26,7 @@ HEIGHT_XF = "image_height_xf"
 WIDTH_XF = "image_width_xf"
 SPECIES_XF = "species_xf"
 LABEL_XF = "label_xf"
+KEY_XF = "key_xf"  # the example's file name, passed through: the Trainer reads splits sorted by it
 # The features the Evaluator slices by (raw keys: TFMA slices the raw eval examples), and what a
 # report calls each slice: "species=Dog", "breed=beagle".
 SLICE_FEATURES = (SPECIES_KEY, LABEL_KEY)
@@ -66,6 +67,17 @@ PROGRESS_LOGGER = "segpipe.progress"
 DEFAULT_MODEL_NAME = "segmenter"
 WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
 
+# The phone model (TFLite): a pushed version is SERVING_ROOT/<model name>-tflite/<N>/, the same N
+# as the SavedModel's, holding the model and the contract an app reads (input size, dtype and
+# scaling, outputs, class names); the TFLite artifact also holds every variant and their scores.
+TFLITE_SUFFIX = "-tflite"
+TFLITE_MODEL_FILE = "model.tflite"
+TFLITE_CONTRACT_FILE = "contract.json"
+TFLITE_SCORES_FILE = "tflite_scores.json"
+TFLITE_INPUT = "pixels"  # the resized RGB image, values 0..255 (outputs: CLASS_MAP, PROBABILITIES)
+
 # The RunReport artifact's MLMD type name: an import path, as Vertex requires of custom types
 # (tensorflow/tfx#6102). Stored in every metadata store, so it never changes.
 RUN_REPORT_TYPE_NAME = "components.RunReportArtifact"
+# The TFLite artifact's, likewise.
+TFLITE_MODEL_TYPE_NAME = "components.TfliteModelArtifact"

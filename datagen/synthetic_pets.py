@@ -34,13 +34,40 @@ from contract import oxford_pets as layout
 
 RGB = tuple[int, int, int]
 
-# Image sizes and pet scale, in the ranges the real dataset roughly covers.
-_MIN_SIDE, _MAX_SIDE = 160, 420
-_MIN_ASPECT, _MAX_ASPECT = 0.6, 1.7
-_MIN_PET_AREA, _MAX_PET_AREA = 0.15, 0.70
-_MIN_JPEG_QUALITY, _MAX_JPEG_QUALITY = 55, 95
-# Half-width of the trimap's border band, in pixels (the real trimaps' band is a few pixels wide).
-_BORDER_RADIUS = 2
+
+@dataclasses.dataclass(frozen=True)
+class Style:
+    """How the photos are taken: image sizes, how much of the frame the pet fills, JPEG quality,
+    and how wide the trimap's border band is (the real trimaps' band is a few pixels wide)."""
+
+    min_side: int = 160
+    max_side: int = 420
+    min_aspect: float = 0.6
+    max_aspect: float = 1.7
+    min_pet_area: float = 0.15
+    max_pet_area: float = 0.70
+    min_jpeg_quality: int = 55
+    max_jpeg_quality: int = 95
+    border_radius: int = 2
+
+
+# "default" is the built-in dataset. "alternate" draws differently (larger photos, smaller and
+# larger pets, harsher JPEG, a wider border band), for checking that what a model learned, and
+# what a recipe gained, is not a quirk of the default drawing.
+STYLES = {
+    "default": Style(),
+    "alternate": Style(
+        min_side=240,
+        max_side=560,
+        min_aspect=0.5,
+        max_aspect=2.0,
+        min_pet_area=0.08,
+        max_pet_area=0.85,
+        min_jpeg_quality=35,
+        max_jpeg_quality=80,
+        border_radius=3,
+    ),
+}
 _SPLIT_CODES = {"train": 0, "test": 1}
 # Smooth background components are computed at 1/_LOW_RES of the final resolution.
 _LOW_RES = 4
@@ -260,21 +287,21 @@ def _head_points(pet: _Pet) -> np.ndarray:
 _UNIT_AREA = {layout.SPECIES_CAT: 0.32, layout.SPECIES_DOG: 0.46}
 
 
-def _sample_size(rng: np.random.Generator) -> tuple[int, int]:
-    """Width and height, independently in [160, 420], with aspect ratio in [0.6, 1.7]."""
+def _sample_size(rng: np.random.Generator, style: Style) -> tuple[int, int]:
+    """Width and height, independently in the style's side range, with its aspect ratios."""
     while True:
-        w, h = (int(v) for v in rng.integers(_MIN_SIDE, _MAX_SIDE + 1, size=2))
-        if _MIN_ASPECT <= w / h <= _MAX_ASPECT:
+        w, h = (int(v) for v in rng.integers(style.min_side, style.max_side + 1, size=2))
+        if style.min_aspect <= w / h <= style.max_aspect:
             return w, h
 
 
-def _place(rng: np.random.Generator, pet: _Pet, species: int, w: int, h: int) -> _Pose:
+def _place(rng: np.random.Generator, pet: _Pet, species: int, w: int, h: int, style: Style) -> _Pose:
     """Picks scale, rotation, facing and position, keeping the head's centre well inside the image.
 
     The body may run off the image, as in close-up photos; the head must not, because the head
     box is annotated in image coordinates.
     """
-    area = rng.uniform(_MIN_PET_AREA, _MAX_PET_AREA) * w * h
+    area = rng.uniform(style.min_pet_area, style.max_pet_area) * w * h
     pose = _Pose(
         math.sqrt(area / _UNIT_AREA[species]),
         rng.uniform(-0.35, 0.35),
@@ -510,13 +537,13 @@ def _camera(rng: np.random.Generator, img: Image.Image) -> Image.Image:
     return Image.fromarray(_add_clipped(np.asarray(img.point(lut)), noise), "RGB")
 
 
-def _trimap(mask: Image.Image) -> np.ndarray:
+def _trimap(mask: Image.Image, border_radius: int) -> np.ndarray:
     """Trimap of a 0/255 silhouette: 1 inside, 2 outside, 3 on a band a few pixels wide at the edge.
 
     A box blur of radius r is non-zero exactly where a (2r+1)-square dilation is on, and 255 exactly
     where the erosion is on; this is several times faster than PIL's Max/MinFilter.
     """
-    blurred = np.asarray(mask.filter(ImageFilter.BoxBlur(_BORDER_RADIUS)))
+    blurred = np.asarray(mask.filter(ImageFilter.BoxBlur(border_radius)))
     trimap = np.full(blurred.shape, layout.TRIMAP_BORDER, np.uint8)
     trimap[blurred == 0] = layout.TRIMAP_BACKGROUND
     trimap[blurred == 255] = layout.TRIMAP_PET
@@ -548,15 +575,15 @@ class _Rendered:
     occluded: bool
 
 
-def _render(rng: np.random.Generator, class_id: int) -> _Rendered:
+def _render(rng: np.random.Generator, class_id: int, style: Style) -> _Rendered:
     """Renders one pet of the class on a random scene at its final resolution."""
     species = layout.species_of(class_id)
     look = _LOOKS[layout.CLASS_NAMES[class_id - 1]]
     plan = _body_plan(class_id)
     pet = _cat(plan, rng) if species == layout.SPECIES_CAT else _dog(plan, rng)
-    w, h = _sample_size(rng)
+    w, h = _sample_size(rng, style)
     bg = _background(rng, look, w, h)
-    pose = _place(rng, pet, species, w, h)
+    pose = _place(rng, pet, species, w, h, style)
     mask = Image.new("L", (w, h), 0)
     _draw_pet(ImageDraw.Draw(mask), pet, pose)
     fur = Image.fromarray(np.clip(_fur(rng, look, pet, pose, w, h), 0, 255).astype(np.uint8), "RGB")
@@ -568,8 +595,8 @@ def _render(rng: np.random.Generator, class_id: int) -> _Rendered:
     *box, truncated = _head_box(pet, pose, w, h)
     return _Rendered(
         image=image,
-        trimap=Image.fromarray(_trimap(mask), "L"),
-        quality=int(rng.integers(_MIN_JPEG_QUALITY, _MAX_JPEG_QUALITY + 1)),
+        trimap=Image.fromarray(_trimap(mask, style.border_radius), "L"),
+        quality=int(rng.integers(style.min_jpeg_quality, style.max_jpeg_quality + 1)),
         head_box=(box[0], box[1], box[2], box[3]),
         truncated=truncated,
         occluded=occluded,
@@ -648,9 +675,11 @@ def _check_int(name: str, value: object, minimum: int) -> None:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
-def _write_example(root: str, entry: layout.ListEntry, split: str, rng: np.random.Generator) -> None:
+def _write_example(
+    root: str, entry: layout.ListEntry, split: str, rng: np.random.Generator, style: Style
+) -> None:
     """Renders and writes one example's JPEG, trimap and (train only) head-box XML."""
-    r = _render(rng, entry.class_id)
+    r = _render(rng, entry.class_id, style)
     # No EXIF, no timestamps, no optimisation passes: the bytes depend on pixels and quality only.
     r.image.save(layout.image_path(root, entry), format="JPEG", quality=r.quality)
     r.trimap.save(layout.trimap_path(root, entry), format="PNG")
@@ -659,8 +688,9 @@ def _write_example(root: str, entry: layout.ListEntry, split: str, rng: np.rando
             f.write(_head_xml(entry.name, entry.species_id, r))
 
 
-def write_dataset(out_dir: str, n_train: int, n_test: int, seed: int = 0) -> dict:
-    """Writes n_train trainval and n_test test examples in the Oxford-IIIT Pet layout under out_dir.
+def write_dataset(out_dir: str, n_train: int, n_test: int, seed: int = 0, style: str = "default") -> dict:
+    """Writes n_train trainval and n_test test examples in the Oxford-IIIT Pet layout under out_dir,
+    drawn in one of STYLES.
 
     Files for the same (seed, split, index) are byte-identical across calls, whatever the other
     split's size. Existing files of the same names are overwritten; other files are left alone.
@@ -672,6 +702,8 @@ def write_dataset(out_dir: str, n_train: int, n_test: int, seed: int = 0) -> dic
     _check_int("n_train", n_train, 1)
     _check_int("n_test", n_test, 1)
     _check_int("seed", seed, 0)
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {', '.join(STYLES)}, got {style!r}")
     n_train, n_test, seed = int(n_train), int(n_test), int(seed)
     root = os.path.abspath(out_dir)
     for d in (layout.IMAGES_DIR, layout.TRIMAPS_DIR, layout.XMLS_DIR):
@@ -691,7 +723,7 @@ def write_dataset(out_dir: str, n_train: int, n_test: int, seed: int = 0) -> dic
         entries = [_entry(split, i) for i in range(count)]
         for i, entry in enumerate(entries):
             rng = np.random.default_rng([seed, _SPLIT_CODES[split], i])
-            _write_example(root, entry, split, rng)
+            _write_example(root, entry, split, rng, STYLES[style])
         list_file = layout.list_file_path(root, split)
         with open(list_file, "w", encoding="utf-8", newline="\n") as f:
             f.writelines(layout.format_list_line(e) + "\n" for e in entries)

@@ -5,7 +5,8 @@
     segpipe retrain [same flags as run]   train again only when new data arrived (for cron)
     segpipe summary [--model unet|fcn8 --encoder-weights ...]   which layers train
     segpipe metrics [--output OUT] [--json]   the latest run's metrics per slice
-    segpipe predict IMAGE... --server URL | --grpc HOST:PORT | --model-dir DIR   masks and overlays
+    segpipe predict IMAGE... --server URL | --grpc HOST:PORT | --model-dir DIR | --tflite DIR_OR_FILE
+                                            masks and overlays
     segpipe vertex compile|submit|schedule [--vertex-project P --gcs-root gs://B/P --image-uri I ...]
                                             the same pipeline on Vertex AI Pipelines
 
@@ -61,7 +62,7 @@ def _make_data(args: argparse.Namespace) -> int:
     from datagen.real_world import apply_real_world
     from datagen.synthetic_pets import write_dataset
 
-    summary = write_dataset(args.dir, n_train=args.train, n_test=args.test, seed=args.seed)
+    summary = write_dataset(args.dir, n_train=args.train, n_test=args.test, seed=args.seed, style=args.style)
     if args.faults:
         summary["faults"] = inject_faults(args.dir, args.faults, seed=args.seed)
     if args.real_world:
@@ -196,6 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     make_data.add_argument("--seed", type=int, default=0, help="Random seed (default 0).")
     make_data.add_argument(
+        "--style",
+        choices=("default", "alternate"),
+        default="default",
+        help="How the photos are drawn: the built-in set's way, or another (larger photos, other "
+        "pet sizes, harsher JPEG, a wider border band), to check a model on data drawn differently.",
+    )
+    make_data.add_argument(
         "--faults",
         type=int,
         default=0,
@@ -267,8 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser(
         "predict",
-        help="Segment images with TF Serving (REST or gRPC) "
-        "or the SavedModel in-process; writes masks and overlays.",
+        help="Segment images with TF Serving (REST or gRPC), the SavedModel "
+        "in-process or the phone model (TFLite); writes masks and overlays.",
     )
     predict_cli.add_arguments(predict)
     predict.set_defaults(handler=predict_cli.run)

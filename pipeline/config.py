@@ -40,6 +40,43 @@ def _tfds_split(value: str) -> str:
     return value
 
 
+def _split_ranges(expression: str) -> List[Tuple[str, float, float, str]]:
+    """Each '+' part of a TFDS split as (split, start, stop, unit); unit is '%' or 'n'.
+
+    A bare name is the whole split, [0%, 100%). A negative bound counts from the end, which only
+    a percentage can place without knowing the split's size, so such absolute bounds give none.
+    """
+    ranges = []
+    for part in expression.split("+"):
+        match = re.fullmatch(r"(\w+)(?:\[(-?\d*)(%?):(-?\d*)(%?)\])?", part)
+        if not match:
+            continue
+        name, start, start_pct, stop, stop_pct = match.groups()
+        if start is None:
+            ranges.append((name, 0.0, 100.0, "%"))
+            continue
+        unit = "%" if (start_pct or stop_pct) else "n"
+        if unit == "%" and (start and not start_pct or stop and not stop_pct):
+            continue  # a mixed slice: TFDS refuses it at read time
+        low = float(start) if start else 0.0
+        high = float(stop) if stop else (100.0 if unit == "%" else float("inf"))
+        if unit == "%":
+            low, high = (low + 100 if low < 0 else low), (high + 100 if high < 0 else high)
+        elif low < 0 or high < 0:
+            continue
+        ranges.append((name, low, high, unit))
+    return ranges
+
+
+def splits_overlap(first: str, second: str) -> bool:
+    """Whether two TFDS split expressions are known to share examples."""
+    return any(
+        a_name == b_name and a_unit == b_unit and max(a_low, b_low) < min(a_high, b_high)
+        for a_name, a_low, a_high, a_unit in _split_ranges(first)
+        for b_name, b_low, b_high, b_unit in _split_ranges(second)
+    ) or (first == second)
+
+
 NAME_PATTERN = r"[a-z][a-z0-9-]{0,62}"
 NAME_RULE = "must be lowercase letters, digits and '-', starting with a letter (Vertex's rule)"
 
@@ -60,8 +97,8 @@ class DatasetSettings(Section):
     )
     data_dir: str = Field(
         "",
-        description="Local directory of the dataset's raw files in its own "
-        "layout (may hold {SPAN}); empty = let TFDS download them.",
+        description="Directory (local or gs://) of the dataset's raw files in its own "
+        "layout (may hold {SPAN} and {VERSION}); empty = let TFDS download them.",
         json_schema_extra=flag("--data-dir", "DIR", "download with TFDS"),
     )
     tfds_dir: str = Field(
@@ -70,9 +107,15 @@ class DatasetSettings(Section):
         json_schema_extra=flag("--tfds-dir", "DIR", "OUTPUT/tfds"),
     )
     train_split: str = Field(
-        "train",
+        "train[:90%]",
         description="TFDS split (or sub-split) that becomes the pipeline's train split.",
         json_schema_extra=flag("--train-split", "SPLIT"),
+    )
+    validation_split: str = Field(
+        "train[90%:]",
+        description="TFDS split (or sub-split) that becomes the pipeline's validation split: the "
+        "Trainer picks its epoch on it; it must not overlap the eval split.",
+        json_schema_extra=flag("--validation-split", "SPLIT"),
     )
     eval_split: str = Field(
         "test",
@@ -87,7 +130,7 @@ class DatasetSettings(Section):
         json_schema_extra=flag("--max-bad-fraction", "SHARE"),
     )
 
-    _splits = field_validator("train_split", "eval_split")(_tfds_split)
+    _splits = field_validator("train_split", "validation_split", "eval_split")(_tfds_split)
 
     @field_validator("name")
     @classmethod
@@ -99,8 +142,8 @@ class DatasetSettings(Section):
     @field_validator("data_dir")
     @classmethod
     def _existing(cls, value: str) -> str:
-        if not value:
-            return value
+        if not value or value.startswith("gs://"):
+            return value  # a GCS location is checked where it is read, by the ExampleGen's driver
         if "{SPAN}" in value:
             prefix = value.split("{SPAN}")[0]
             parent = (prefix if prefix.endswith("/") else os.path.dirname(prefix)) or "."
@@ -157,6 +200,25 @@ class PushSettings(Section):
         if not re.fullmatch(NAME_PATTERN, value):
             raise ValueError(NAME_RULE)
         return value
+
+
+class TfliteSettings(Section):
+    """The phone model: TFLite float16 and int8, scored and gated, pushed beside the SavedModel."""
+
+    enabled: bool = Field(
+        True,
+        description="Convert the trained model to TFLite (float16 and int8), score both on the eval "
+        "split and push the one the gate picks to SERVING_ROOT/<model>-tflite/<version>.",
+        json_schema_extra=flag("--tflite", "yes|no"),
+    )
+    max_drop: float = Field(
+        0.01,
+        ge=0.0,
+        le=1.0,
+        description="int8 ships only if its eval mean IoU is at most this much below float16's; "
+        "float16 ships otherwise.",
+        json_schema_extra=flag("--tflite-max-drop", "IOU"),
+    )
 
 
 class BeamSettings(Section):
@@ -231,6 +293,7 @@ class PipelineConfig(BaseModel):
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
     push: PushSettings = Field(default_factory=PushSettings)
+    tflite: TfliteSettings = Field(default_factory=TfliteSettings)
     beam: BeamSettings = Field(default_factory=BeamSettings)
     # "schema" in files and flags; BaseModel already has a `schema` attribute.
     data_schema: SchemaSettings = Field(default_factory=SchemaSettings, alias="schema")
@@ -370,6 +433,24 @@ def validate(config: PipelineConfig) -> PipelineConfig:
         raise ConfigError(
             f"--class-weights: must be empty or {len(class_names)} positive numbers, "
             f"one per class in the order {','.join(class_names)}; got {weights}"
+        )
+    if weights and config.training.balance_classes:
+        raise ConfigError(
+            "--balance-classes: computes the class weights itself; drop --class-weights or set it to no"
+        )
+    splits = {
+        "--train-split": config.dataset.train_split,
+        "--validation-split": config.dataset.validation_split,
+        "--eval-split": config.dataset.eval_split,
+    }
+    eval_split = config.dataset.eval_split
+    if any(
+        splits_overlap(eval_split, other)
+        for other in (config.dataset.train_split, config.dataset.validation_split)
+    ):
+        raise ConfigError(
+            f"--eval-split: must not share examples with the train or validation split (only the "
+            f"Evaluator may see it); got {splits}"
         )
     if (
         config.training.fine_tune_epochs

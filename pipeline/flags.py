@@ -16,7 +16,17 @@ from pipeline import config as config_lib
 from trainer.settings import flag_of
 
 # The sections each kind of command reads.
-PIPELINE_SECTIONS = ("dataset", "model", "training", "evaluation", "push", "beam", "schema", "output")
+PIPELINE_SECTIONS = (
+    "dataset",
+    "model",
+    "training",
+    "evaluation",
+    "push",
+    "tflite",
+    "beam",
+    "schema",
+    "output",
+)
 VERTEX_SECTIONS = PIPELINE_SECTIONS + ("vertex",)
 
 
@@ -49,7 +59,8 @@ def add_setting_flags(parser: argparse.ArgumentParser, section_names: Sequence[s
             kwargs: Dict[str, Any] = {
                 "dest": f"{section}.{key}",
                 "default": argparse.SUPPRESS,
-                "help": f"{field.description} (default: {shown_default(field)})",
+                # argparse %-formats help; a '%' in a description or default (train[:90%]) is literal
+                "help": f"{field.description} (default: {shown_default(field)})".replace("%", "%%"),
             }
             if typing.get_origin(field.annotation) is typing.Literal:
                 kwargs["choices"] = typing.get_args(field.annotation)

@@ -2,7 +2,8 @@
 
 A person watching a run wants one number per step, not a path: how many records were kept and
 why others were left out, whether the schema found anomalies, which epoch the Trainer kept and
-how good it was, whether the model was blessed and why, which version was pushed.
+how good it was, whether the model was blessed and why, which version was pushed, which phone
+model ships.
 """
 
 import os
@@ -10,10 +11,13 @@ from typing import Dict, Tuple
 
 from tfx.types.artifact import Artifact
 
-from components.run_report.metrics_reader import read_metrics
+from components.run_report.component import read_json
+from components.shared.metrics_reader import candidate_metrics, read_metrics
 from contract.datasets import dataset_facts
+from contract.names import TFLITE_MODEL_TYPE_NAME, TFLITE_SCORES_FILE
 from pipeline.config import PipelineConfig
 from pipeline.run_outputs import anomalies_by_split, node_outputs, quality_report, training_result
+from pipeline.run_summary import describe_tflite
 
 
 def _examples(artifacts: Dict[str, Artifact]) -> str:
@@ -50,7 +54,7 @@ def _trainer(artifacts: Dict[str, Artifact]) -> str:
         return ""
     return (
         f"{result['epochs']} epochs, kept epoch {result['kept_epoch']}: validation mean IoU "
-        f"{result['eval_mean_iou']:.3f}, pixel accuracy {result['eval_pixel_accuracy']:.3f}"
+        f"{result['validation_mean_iou']:.3f}, pixel accuracy {result['validation_pixel_accuracy']:.3f}"
     )
 
 
@@ -59,7 +63,7 @@ def _evaluator(artifacts: Dict[str, Artifact], config: PipelineConfig) -> str:
         return ""
     blessed = artifacts["ModelBlessing"].get_int_custom_property("blessed") == 1
     metrics = read_metrics(artifacts["ModelEvaluation"].uri, dataset_facts(config.dataset.name))
-    overall = (metrics.get("candidate") or metrics.get("") or {}).get("overall", {})
+    overall = candidate_metrics(metrics)["overall"]
     score = f"eval mean IoU {overall['mean_iou']:.3f}, " if "mean_iou" in overall else ""
     return score + ("blessed" if blessed else "not blessed")
 
@@ -72,6 +76,12 @@ def _pusher(artifacts: Dict[str, Artifact]) -> str:
         return "nothing pushed (not blessed)"
     version = pushed.get_string_custom_property("pushed_version")
     return f"version {version}: {pushed.get_string_custom_property('pushed_destination')}"
+
+
+def _tflite(artifacts: Dict[str, Artifact]) -> str:
+    found = artifacts.get(TFLITE_MODEL_TYPE_NAME)
+    scores = read_json(os.path.join(found.uri, TFLITE_SCORES_FILE)) if found else None
+    return describe_tflite(scores) if scores else ""
 
 
 def _resolver(artifacts: Dict[str, Artifact]) -> str:
@@ -91,6 +101,8 @@ def figure(node: str, artifacts: Dict[str, Artifact], config: PipelineConfig) ->
         return _evaluator(artifacts, config)
     if node == "Pusher":
         return _pusher(artifacts)
+    if node == "TfliteExport":
+        return _tflite(artifacts)
     if node == "latest_blessed_model_resolver":
         return _resolver(artifacts)
     if node in ("ImportSchemaGen", "SchemaGen"):

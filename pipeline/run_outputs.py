@@ -101,7 +101,7 @@ def anomalies_by_split(anomalies: Artifact) -> Dict[str, Dict[str, str]]:
 
 
 def training_result(model: Artifact) -> Optional[dict]:
-    """The Trainer's validation metrics at the epoch whose weights were kept (best mean IoU)."""
+    """The Trainer's epochs and its validation metrics at the epoch whose weights were kept."""
     saved = read_json(os.path.join(model.uri, HISTORY_FILE))
     if saved is None:
         return None
@@ -109,9 +109,8 @@ def training_result(model: Artifact) -> Optional[dict]:
     return {
         "epochs": len(metrics["loss"]),
         "kept_epoch": kept,
-        "eval_pixel_accuracy": metrics["val_pixel_accuracy"][kept - 1],
-        "eval_mean_iou": metrics["val_mean_iou"][kept - 1],
-        "majority_class_baseline": saved["majority_class_baseline"],
+        "validation_pixel_accuracy": metrics["val_pixel_accuracy"][kept - 1],
+        "validation_mean_iou": metrics["val_mean_iou"][kept - 1],
     }
 
 

@@ -19,7 +19,7 @@ from contract.names import DATA_QUALITY_REPORT
 from pipeline.config import PipelineConfig
 from pipeline.console import captured_output, new_run_id
 from pipeline.errors import ConfigError
-from pipeline.run_summary import load_summary, summary_path
+from pipeline.run_summary import describe_tflite, load_summary, summary_path
 from pipeline.run_view import RunView, duration
 from serving.tf_errors import one_line
 
@@ -43,26 +43,27 @@ def summary_lines(config: PipelineConfig) -> List[str]:
     if result:
         lines.append(
             f"training: {result['epochs']} epochs, kept epoch {result['kept_epoch']} "
-            f"(validation mean IoU {result['eval_mean_iou']:.3f})"
+            f"(validation mean IoU {result['validation_mean_iou']:.3f})"
         )
     summary = load_summary(config.output_dir)
     if summary:
         overall = summary["metrics"]["overall"]
         if "mean_iou" in overall:
             classes = ", ".join(f"{name} {value:.3f}" for name, value in overall.get("iou", {}).items())
-            majority = (summary.get("training") or {}).get("majority_class_baseline") or {}
+            majority = summary.get("majority_class_baseline") or {}
             against = (
                 f"; always the majority class: {majority['pixel_accuracy']:.3f} / {majority['mean_iou']:.3f}"
                 if majority
                 else ""
             )
-            lines.append(
-                f"eval: pixel accuracy {overall['pixel_accuracy']:.3f}, mean IoU {overall['mean_iou']:.3f} "
-                f"({classes}){against}"
-            )
+            scores = f"pixel accuracy {overall['pixel_accuracy']:.3f}, mean IoU {overall['mean_iou']:.3f}"
+            lines.append(f"eval split: {scores} ({classes}){against}")
         blessing = summary["blessing"]
         lines.append(f"{'BLESSED' if blessing['blessed'] else 'NOT blessed'}: {blessing['reason']}")
         lines.append(f"pushed: {summary['pushed_model'] or 'nothing'}")
+        if summary.get("tflite"):
+            lines.append(f"phone model (TFLite): {describe_tflite(summary['tflite'])}")
+            lines.append(f"  {summary['tflite']['gate']['reason']}")
         lines.append(f"report: {summary['report']}")
         shown = f"segpipe metrics --output {config.output.output_dir}"
         lines.append(f"summary: {summary_path(config.output_dir)} ({shown})")

@@ -1,47 +1,130 @@
 """The Trainer's input pipeline: transformed examples → (image, mask[, weights]) batches.
 
-Transform already decoded, resized and normalised every example; this module only reads them,
-caches the decoded tensors in memory, and applies the training-time augmentation. The random
-horizontal flip lives here, not in Transform (see trainer/preprocessing.py for why): it is
-drawn from a tf.random.Generator whose state lives outside the dataset, so every epoch gets new
-flips (a seeded op inside `map` would replay the same flips each epoch), and image and mask are
-flipped by the same draw so they stay aligned. The eval split is never flipped.
+Transform already decoded, resized and normalised every example; this module reads a split into
+memory in a canonical order and applies the training-time augmentation. Three rules:
+
+- **Augmentation lives here, never in Transform** (trainer/preprocessing.py says why): it is
+  drawn afresh each epoch and serving never sees it.
+- **Image and mask move together.** Every geometric change (flip, scale, crop, shift) is applied
+  to the image and its mask with the same random draw; the mask is resized by nearest neighbour,
+  so its values stay class ids. Colour changes touch the image only.
+- **Same seed, same model.** A split is read sorted by its examples' keys (their file names,
+  passed through Transform), because ExampleGen's and Transform's Beam jobs write records in no
+  fixed order; shuffling and every augmentation then draw from the seed alone, with stateless
+  random ops fed per-example seeds from a seeded `Dataset.random`, which draws anew each epoch.
+  With TensorFlow's op determinism on (trainer/task.py), a run repeats exactly.
 """
 
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence, Tuple
 
+import numpy as np
 import tensorflow as tf
 
-from contract.names import IMAGE_XF, MASK_XF
+from contract.names import IMAGE_XF, KEY_XF, MASK_XF
 
 PARSE_BATCH = 64
+AUGMENTATIONS = ("flip", "geometric", "color", "full")
+# Ranges at augment_strength 1 (scaled linearly by it).
+SCALE_RANGE = 0.25  # the image is zoomed by a factor in [1 - 0.25, 1 + 0.25]
+SHIFT_RANGE = 0.10  # and shifted by up to 10% of its side
+BRIGHTNESS_RANGE = 0.20  # added to [0, 1] pixels
+CONTRAST_RANGE = 0.30  # contrast and saturation factors in [1 - 0.3, 1 + 0.3]
+
+Augmentation = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], Tuple[tf.Tensor, tf.Tensor]]
 
 
 def read_transformed(file_patterns: List[str], feature_spec: dict) -> tf.data.Dataset:
-    """Gzipped TFRecords of transformed examples → dataset of (image, mask) pairs."""
+    """Gzipped TFRecords of transformed examples → dataset of (image, mask) pairs, file order."""
     files = sorted(f for pattern in file_patterns for f in tf.io.gfile.glob(pattern))
     if not files:
         raise FileNotFoundError(f"no transformed examples match {file_patterns}")
-    spec = {key: feature_spec[key] for key in (IMAGE_XF, MASK_XF)}
+    keys = [key for key in (IMAGE_XF, MASK_XF, KEY_XF) if key in feature_spec]
+    spec = {key: feature_spec[key] for key in keys}
     return (
         tf.data.TFRecordDataset(files, compression_type="GZIP", num_parallel_reads=tf.data.AUTOTUNE)
         .batch(PARSE_BATCH)
         .map(lambda records: tf.io.parse_example(records, spec), num_parallel_calls=tf.data.AUTOTUNE)
         .unbatch()
-        .map(lambda example: (example[IMAGE_XF], example[MASK_XF]))
     )
 
 
-def random_flip(generator: tf.random.Generator):
-    """A map function flipping image and mask together, with one fresh draw per example."""
+def load_split(file_patterns: List[str], feature_spec: dict) -> Tuple[np.ndarray, np.ndarray]:
+    """A whole split in memory as (images [n, s, s, 3] float32, masks [n, s, s] int32), sorted by
+    example key: the same data in the same order, whatever order the files hold it in.
 
-    def flip(image: tf.Tensor, mask: tf.Tensor):
-        seed = generator.make_seeds(1)[:, 0]
-        image = tf.image.stateless_random_flip_left_right(image, seed)
-        mask = tf.image.stateless_random_flip_left_right(mask[..., None], seed)[..., 0]
+    A Transform graph made before keys were passed through has none; its order is the files'.
+    """
+    images, masks, keys = [], [], []
+    for example in read_transformed(file_patterns, feature_spec).batch(256):
+        images.append(example[IMAGE_XF].numpy())
+        masks.append(example[MASK_XF].numpy().astype(np.int32))
+        if KEY_XF in example:
+            keys.extend(example[KEY_XF].numpy().reshape(-1).tolist())
+    image_array, mask_array = np.concatenate(images), np.concatenate(masks)
+    if keys:
+        order = np.argsort(np.asarray(keys, dtype=object), kind="stable")
+        image_array, mask_array = image_array[order], mask_array[order]
+    return image_array, mask_array
+
+
+def _flip(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+    both = tf.image.stateless_random_flip_left_right(
+        tf.concat([image, tf.cast(mask[..., None], image.dtype)], -1), seed
+    )
+    return both[..., :3], tf.cast(both[..., 3], mask.dtype)
+
+
+def _scale_crop_shift(
+    image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor, strength: float
+) -> Tuple[tf.Tensor, tf.Tensor]:
+    """Zoom by a random factor, then crop the image's size at a random offset (a shift): image
+    bilinear, mask nearest, reflected at the borders so no new content appears."""
+    size = tf.shape(image)[0]
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    factor = tf.random.stateless_uniform([], seeds[0], 1 - SCALE_RANGE * strength, 1 + SCALE_RANGE * strength)
+    side = tf.maximum(tf.cast(tf.round(tf.cast(size, tf.float32) * factor), tf.int32), 1)
+    zoomed = tf.image.resize(image, [side, side], method="bilinear")
+    zoomed_mask = tf.image.resize(mask[..., None], [side, side], method="nearest")
+    pad = (tf.maximum(size - side, 0) + 1) // 2 + tf.cast(
+        tf.round(SHIFT_RANGE * strength * tf.cast(size, tf.float32)), tf.int32
+    )
+    pad = tf.minimum(pad, side - 1)  # reflection needs the padding to be smaller than the image
+    padding = [[pad, pad], [pad, pad], [0, 0]]
+    both = tf.concat(
+        [
+            tf.pad(zoomed, padding, mode="REFLECT"),
+            tf.cast(tf.pad(zoomed_mask, padding, mode="REFLECT"), image.dtype),
+        ],
+        -1,
+    )
+    crop = tf.image.stateless_random_crop(both, [size, size, 4], seeds[1])
+    return crop[..., :3], tf.cast(crop[..., 3], mask.dtype)
+
+
+def _colour(image: tf.Tensor, seed: tf.Tensor, strength: float) -> tf.Tensor:
+    seeds = tf.random.experimental.stateless_split(seed, 3)
+    image = tf.image.stateless_random_brightness(image, BRIGHTNESS_RANGE * strength, seeds[0])
+    low, high = max(1 - CONTRAST_RANGE * strength, 0.0), 1 + CONTRAST_RANGE * strength
+    image = tf.image.stateless_random_contrast(image, low, high, seeds[1])
+    image = tf.image.stateless_random_saturation(image, low, high, seeds[2])
+    return tf.clip_by_value(image, 0.0, 1.0)
+
+
+def augmentation(kind: str, strength: float = 1.0) -> Augmentation:
+    """The map function of one augmentation recipe: (image, mask, seed [2]) → (image, mask)."""
+    if kind not in AUGMENTATIONS:
+        raise ValueError(f"unknown augmentation {kind!r}; accepted: {', '.join(AUGMENTATIONS)}")
+
+    def augment(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+        seeds = tf.random.experimental.stateless_split(seed, 3)
+        image, mask = _flip(image, mask, seeds[0])
+        if kind in ("geometric", "full") and strength > 0:
+            image, mask = _scale_crop_shift(image, mask, seeds[1], strength)
+        if kind in ("color", "full") and strength > 0:
+            image = _colour(image, seeds[2], strength)
         return image, mask
 
-    return flip
+    return augment
 
 
 def with_class_weights(weights: Sequence[float]):
@@ -60,26 +143,35 @@ def make_dataset(
     *,
     training: bool,
     seed: int,
+    augment: str = "flip",
+    augment_strength: float = 1.0,
     class_weights: Optional[Sequence[float]] = None,
-    shuffle_buffer: int = 1024,
+    shuffle_buffer: int = 4096,
 ) -> tf.data.Dataset:
-    """Cached, (for training) shuffled and flipped, batched dataset ready for Keras."""
+    """Batches ready for Keras: for training, shuffled and augmented afresh each epoch."""
     dataset = pairs.cache()
     if training:
-        generator = tf.random.Generator.from_seed(seed)
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).map(
-            random_flip(generator)
+        per_example_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        augment_one = augmentation(augment, augment_strength)
+        dataset = tf.data.Dataset.zip(
+            (dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True), per_example_seeds)
+        ).map(
+            lambda pair, example_seed: augment_one(pair[0], pair[1], example_seed),
+            num_parallel_calls=tf.data.AUTOTUNE,
         )
     if class_weights:
         dataset = dataset.map(with_class_weights(class_weights), num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def class_pixel_counts(dataset: tf.data.Dataset, num_classes: int) -> List[int]:
-    """Pixels per true class over a batched (image, mask[, weights]) dataset."""
+def class_pixel_counts(masks: np.ndarray, num_classes: int) -> List[int]:
+    """Pixels per true class over a split's masks."""
+    return np.bincount(masks.reshape(-1), minlength=num_classes)[:num_classes].tolist()
 
-    def add(counts: tf.Tensor, batch) -> tf.Tensor:
-        labels = tf.reshape(batch[1], [-1])
-        return counts + tf.math.bincount(labels, minlength=num_classes, maxlength=num_classes, dtype=tf.int64)
 
-    return dataset.reduce(tf.zeros([num_classes], tf.int64), add).numpy().tolist()
+def balanced_class_weights(masks: np.ndarray, num_classes: int) -> List[float]:
+    """Median frequency balancing: weight_c = median frequency / frequency of c (clipped to
+    [0.1, 10]), so a pixel of the thin border class counts as much as the classes it borders."""
+    counts = np.maximum(np.asarray(class_pixel_counts(masks, num_classes), np.float64), 1.0)
+    frequency = counts / counts.sum()
+    return np.clip(np.median(frequency) / frequency, 0.1, 10.0).round(4).tolist()

@@ -8,6 +8,8 @@ What it does, per example:
   fractional, meaningless classes, the tutorial's old bug that a public TFX pipeline still has)
   → class ids 0..n-1 in the order of the dataset's mask values (Oxford: 1 pet → 0,
   2 background → 1, 3 border → 2);
+- the file name passes through as the example's key (the Trainer sorts a split by it, so the
+  same data trains in the same order however Beam wrote the records);
 - species and breed label pass through for slicing the evaluation; the original height and width
   (as displayed) come out too, so `predict_images` can return a class map at the image's own
   size without decoding it twice.
@@ -25,9 +27,11 @@ import tensorflow as tf
 
 from contract.datasets import dataset_facts
 from contract.names import (
+    FILE_NAME_KEY,
     HEIGHT_XF,
     IMAGE_KEY,
     IMAGE_XF,
+    KEY_XF,
     LABEL_KEY,
     LABEL_XF,
     MASK_KEY,
@@ -86,4 +90,5 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor], custom_config: Dict[str, Any]
         WIDTH_XF: tf.cast(sizes[:, 1], tf.int64),
         SPECIES_XF: tf.reshape(inputs[SPECIES_KEY], [-1]),
         LABEL_XF: tf.reshape(inputs[LABEL_KEY], [-1]),
+        KEY_XF: _bytes_column(inputs[FILE_NAME_KEY]),
     }

@@ -131,6 +131,53 @@ class TrainingSettings(Section):
         description="Epochs without validation mean-IoU gain before stopping; 0 = off.",
         json_schema_extra=flag("--early-stopping-patience", "N"),
     )
+    augment: Literal["flip", "geometric", "color", "full"] = Field(
+        "full",
+        description="Training augmentation, image and mask together: flip (the tutorial's); "
+        "geometric (flip, random scale, crop and shift); color (flip, brightness, contrast, "
+        "saturation); full (all).",
+        json_schema_extra=flag("--augment"),
+    )
+    augment_strength: float = Field(
+        1.0,
+        ge=0.0,
+        le=2.0,
+        description="Scales every augmentation's range (1: scale ±25%, shift ±10%, colour ±20%).",
+        json_schema_extra=flag("--augment-strength", "S"),
+    )
+    loss: Literal["cross_entropy", "cross_entropy_dice", "focal"] = Field(
+        "cross_entropy",
+        description="Training loss: per-pixel cross-entropy, plus soft Dice, or focal.",
+        json_schema_extra=flag("--loss"),
+    )
+    focal_gamma: float = Field(
+        2.0, ge=0.0, le=10.0, description="Focal loss's gamma.", json_schema_extra=flag("--focal-gamma", "G")
+    )
+    balance_classes: bool = Field(
+        False,
+        description="Weight each pixel's loss by its class's rarity in the train split (median "
+        "frequency balancing, so the thin border class counts); exclusive with --class-weights.",
+        json_schema_extra=flag("--balance-classes", "yes|no"),
+    )
+    lr_schedule: Literal["constant", "cosine", "plateau"] = Field(
+        "constant",
+        description="Learning rate over training: constant; cosine decay after a linear warm-up; "
+        "halved when validation mean IoU stops improving.",
+        json_schema_extra=flag("--lr-schedule"),
+    )
+    warmup_epochs: int = Field(
+        1,
+        ge=0,
+        le=100,
+        description="Warm-up epochs of the cosine schedule.",
+        json_schema_extra=flag("--warmup-epochs", "N"),
+    )
+    deterministic: bool = Field(
+        True,
+        description="Deterministic TensorFlow ops, so the same seed and data give the same model "
+        "(a little slower; see make bench).",
+        json_schema_extra=flag("--deterministic", "yes|no"),
+    )
     fine_tune_epochs: int = Field(
         0,
         ge=0,

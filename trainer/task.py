@@ -2,21 +2,27 @@
 
 TFX's Trainer calls `run_fn(fn_args)`; every setting arrives in `fn_args.custom_config` as the
 model and training sections of trainer/settings.py plus the dataset's name, so the pipeline's
-one config file drives training too. Outputs, next to the exported SavedModel (Model artifact):
+one config file drives training too. It fits on the train split and picks its epoch on the
+validation split (`fn_args.eval_files`: the pipeline hands the Trainer the validation split, and
+only the Evaluator ever reads the eval split). Outputs, next to the exported SavedModel:
     Format-Serving/           the SavedModel with serving_default, transform_features, predict_images
     Format-Keras/weights.*    the weights (TF checkpoint, works on GCS), for warm starts
     trainable_layers.txt|json which blocks train and which are frozen (parameter counts)
-    history.json              loss, pixel accuracy and mean IoU per epoch (train and eval), the
-                              epoch whose weights were kept, and the warm-start weights if any
+    history.json              loss, pixel accuracy and mean IoU per epoch (train and validation),
+                              the epoch whose weights were kept, the class weights, the warm start
 and TensorBoard logs in the model run directory.
+
+`fit_model` is the training itself, shared with `make bench`'s ablation so that the benchmark
+measures exactly the Trainer's recipe.
 """
 
 import json
 import logging
 import math
 import os
-from typing import Dict
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
@@ -25,11 +31,15 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from contract.datasets import dataset_facts
 from contract.names import HISTORY_FILE, KERAS_DIR, TRAINABLE_LAYERS, WEIGHTS_FILE
 from trainer import distribution
-from trainer.data import class_pixel_counts, make_dataset, read_transformed
+from trainer.data import balanced_class_weights, load_split, make_dataset
 from trainer.export import export_saved_model
+from trainer.losses import segmentation_loss
 from trainer.models import build_model, format_trainable_summary, trainable_summary, unfreeze_encoder_from
 from trainer.progress import ProgressReporter
+from trainer.schedules import learning_rate, schedule_callbacks
 from trainer.settings import TrainerSettings, TrainingSettings
+
+Split = Tuple[np.ndarray, np.ndarray]  # images [n, s, s, 3] in [0, 1], masks [n, s, s] class ids
 
 
 def warm_start_weights(location: str) -> str:
@@ -61,11 +71,18 @@ def build_for(settings: TrainerSettings, num_classes: int) -> keras.Model:
     )
 
 
-def compile_model(model: keras.Model, learning_rate: float, num_classes: int) -> None:
-    """Adam on sparse cross-entropy from logits; pixel accuracy and mean IoU every epoch."""
+def compile_model(
+    model: keras.Model, rate: Any, num_classes: int, training: Optional[TrainingSettings] = None
+) -> None:
+    """Adam on the configured loss (cross-entropy by default); pixel accuracy and mean IoU every epoch."""
+    loss = (
+        segmentation_loss(training.loss, training.focal_gamma)
+        if training
+        else segmentation_loss("cross_entropy")
+    )
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        optimizer=keras.optimizers.Adam(rate),
+        loss=loss,
         metrics=[
             keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy"),
             keras.metrics.MeanIoU(num_classes=num_classes, sparse_y_pred=False, name="mean_iou"),
@@ -74,12 +91,14 @@ def compile_model(model: keras.Model, learning_rate: float, num_classes: int) ->
 
 
 def callbacks_for(
-    training: TrainingSettings, log_dir: str, steps_per_epoch: int, phase: str = "training"
-) -> list:
-    result = [
-        keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
-        ProgressReporter(steps_per_epoch, phase),
-    ]
+    training: TrainingSettings, steps_per_epoch: int, log_dir: Optional[str] = None, phase: str = "training"
+) -> List[keras.callbacks.Callback]:
+    """Progress, the learning-rate schedule's, TensorBoard (with a log dir) and early stopping on
+    the validation split, which restores the best epoch's weights at the end."""
+    result: List[keras.callbacks.Callback] = [ProgressReporter(steps_per_epoch, phase)]
+    result += schedule_callbacks(training.lr_schedule)
+    if log_dir:
+        result.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
     if training.early_stopping_patience:
         result.append(
             keras.callbacks.EarlyStopping(
@@ -93,14 +112,99 @@ def callbacks_for(
     return result
 
 
-def majority_baseline(counts: list) -> Dict[str, float]:
-    """What predicting the most frequent class everywhere scores on the eval split.
+def make_reproducible(training: TrainingSettings) -> None:
+    """Seeds Python, numpy and TensorFlow, and (with --deterministic) makes TensorFlow's ops
+    deterministic, so the same settings and data give the same model (docs/stack.md)."""
+    keras.utils.set_random_seed(training.seed)
+    if training.deterministic:
+        tf.config.experimental.enable_op_determinism()
 
-    Its IoU is that class's share for that class and 0 for the others, so its mean IoU is the
-    share divided by the number of classes; a model must clearly beat both numbers.
+
+def class_weights_for(training: TrainingSettings, train: Split, num_classes: int) -> Optional[List[float]]:
+    """The per-class loss weights: given, balanced from the train split's pixels, or none."""
+    if training.balance_classes:
+        return balanced_class_weights(train[1], num_classes)
+    return list(training.class_weights) or None
+
+
+def fit_model(
+    settings: TrainerSettings,
+    train: Split,
+    validation: Split,
+    num_classes: int,
+    *,
+    strategy: Optional[tf.distribute.Strategy] = None,
+    global_batch: Optional[int] = None,
+    base_weights: Optional[str] = None,
+    log_dir: Optional[str] = None,
+    observers: Sequence[keras.callbacks.Callback] = (),
+) -> Tuple[keras.Model, Dict[str, Any]]:
+    """Builds and fits the model; returns it (with its kept epoch's weights) and its history.
+
+    `observers` are passive callbacks added to every fit (the benchmark's step timer).
+
+    The history holds the metrics per epoch (train and `val_` = validation), the kept epoch
+    (best validation mean IoU with early stopping, else the last), and the class weights.
     """
-    share = max(counts) / max(1, sum(counts))
-    return {"pixel_accuracy": share, "mean_iou": share / len(counts)}
+    training = settings.training
+    strategy = strategy or tf.distribute.get_strategy()
+    batch = global_batch or training.batch_size
+    steps_per_epoch = math.ceil(len(train[0]) / batch)
+    weights = class_weights_for(training, train, num_classes)
+    train_data = make_dataset(
+        tf.data.Dataset.from_tensor_slices(train),
+        batch,
+        training=True,
+        seed=training.seed,
+        augment=training.augment,
+        augment_strength=training.augment_strength,
+        class_weights=weights,
+        shuffle_buffer=len(train[0]),
+    )
+    validation_data = make_dataset(
+        tf.data.Dataset.from_tensor_slices(validation), batch, training=False, seed=training.seed
+    )
+    with strategy.scope():
+        model = build_for(settings, num_classes)
+        if base_weights:
+            logging.info("warm start from %s", base_weights)
+            model.load_weights(base_weights)
+        rate = learning_rate(
+            training.lr_schedule,
+            training.learning_rate,
+            steps_per_epoch,
+            training.epochs,
+            training.warmup_epochs,
+        )
+        compile_model(model, rate, num_classes, training)
+    history = model.fit(
+        train_data,
+        validation_data=validation_data,
+        epochs=training.epochs,
+        callbacks=callbacks_for(training, steps_per_epoch, log_dir) + list(observers),
+        verbose=2,
+    ).history
+    if training.fine_tune_epochs:
+        with strategy.scope():
+            unfreeze_encoder_from(model, training.fine_tune_from)
+            compile_model(model, training.fine_tune_learning_rate, num_classes, training)
+        logging.info("fine-tuning from %s for %d epochs", training.fine_tune_from, training.fine_tune_epochs)
+        tuned = model.fit(
+            train_data,
+            validation_data=validation_data,
+            epochs=len(history["loss"]) + training.fine_tune_epochs,
+            initial_epoch=len(history["loss"]),
+            callbacks=callbacks_for(training, steps_per_epoch, log_dir, "fine-tuning") + list(observers),
+            verbose=2,
+        ).history
+        history = {key: history[key] + tuned.get(key, []) for key in history}
+    kept = (
+        max(range(len(history["val_mean_iou"])), key=history["val_mean_iou"].__getitem__)
+        if training.early_stopping_patience
+        else len(history["loss"]) - 1
+    )
+    metrics = {key: [float(value) for value in values] for key, values in history.items() if key != "lr"}
+    return model, {"metrics": metrics, "kept_epoch": kept + 1, "class_weights": weights}
 
 
 def write_text(path: str, text: str) -> None:
@@ -113,78 +217,47 @@ def run_fn(fn_args: FnArgs) -> None:
     settings = TrainerSettings.from_custom_config(fn_args.custom_config)
     training = settings.training
     num_classes = dataset_facts(settings.dataset).num_classes
-    tf.random.set_seed(training.seed)
-    strategy, plan = distribution.choose_strategy()
+    strategy, plan = distribution.choose_strategy()  # first: it configures TensorFlow's context
+    make_reproducible(training)
     distribution.configure_mixed_precision(plan)
     distribution.log_plan(plan)
 
     transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
     spec = transform_output.transformed_feature_spec()
-    batch = distribution.global_batch_size(training.batch_size, plan)
-    train_records = int(read_transformed(fn_args.train_files, spec).reduce(0, lambda count, _: count + 1))
-    steps_per_epoch = math.ceil(train_records / batch)
-    train = make_dataset(
-        read_transformed(fn_args.train_files, spec),
-        batch,
-        training=True,
-        seed=training.seed,
-        class_weights=training.class_weights or None,
+    train, validation = load_split(fn_args.train_files, spec), load_split(fn_args.eval_files, spec)
+    logging.info(
+        "training on %d examples, choosing the epoch on %d validation examples",
+        len(train[0]),
+        len(validation[0]),
     )
-    evaluation = make_dataset(
-        read_transformed(fn_args.eval_files, spec), batch, training=False, seed=training.seed
+    warm_start = (
+        warm_start_weights(training.warm_start or fn_args.base_model)
+        if training.warm_start or fn_args.base_model
+        else None
     )
-
-    warm_start = None
-    with strategy.scope():
-        model = build_for(settings, num_classes)
-        if training.warm_start or fn_args.base_model:
-            warm_start = warm_start_weights(training.warm_start or fn_args.base_model)
-            logging.info("warm start from %s", warm_start)
-            model.load_weights(warm_start)
-        compile_model(model, training.learning_rate, num_classes)
+    model, history = fit_model(
+        settings,
+        train,
+        validation,
+        num_classes,
+        strategy=strategy,
+        global_batch=distribution.global_batch_size(training.batch_size, plan),
+        base_weights=warm_start,
+        log_dir=fn_args.model_run_dir,
+    )
 
     model_dir = distribution.worker_output_dir(os.path.dirname(fn_args.serving_model_dir.rstrip("/")), plan)
     summary = trainable_summary(model)
     write_text(os.path.join(model_dir, TRAINABLE_LAYERS + ".txt"), format_trainable_summary(summary))
     write_text(os.path.join(model_dir, TRAINABLE_LAYERS + ".json"), json.dumps(summary, indent=2))
-    logging.info("layers that train:\n%s", format_trainable_summary(summary))
-
-    callbacks = callbacks_for(training, fn_args.model_run_dir, steps_per_epoch)
-    history = model.fit(
-        train, validation_data=evaluation, epochs=training.epochs, callbacks=callbacks, verbose=2
-    ).history
-    if training.fine_tune_epochs:
-        with strategy.scope():
-            unfreeze_encoder_from(model, training.fine_tune_from)
-            compile_model(model, training.fine_tune_learning_rate, num_classes)
-        logging.info("fine-tuning from %s for %d epochs", training.fine_tune_from, training.fine_tune_epochs)
-        tuned = model.fit(
-            train,
-            validation_data=evaluation,
-            epochs=len(history["loss"]) + training.fine_tune_epochs,
-            initial_epoch=len(history["loss"]),
-            callbacks=callbacks_for(training, fn_args.model_run_dir, steps_per_epoch, "fine-tuning"),
-            verbose=2,
-        ).history
-        history = {key: history[key] + tuned.get(key, []) for key in history}
-
-    kept = (
-        max(range(len(history["val_mean_iou"])), key=history["val_mean_iou"].__getitem__)
-        if training.early_stopping_patience
-        else len(history["loss"]) - 1
+    history.update(
+        {
+            "warm_started_from": warm_start,
+            "train_examples": len(train[0]),
+            "validation_examples": len(validation[0]),
+        }
     )
-    write_text(
-        os.path.join(model_dir, HISTORY_FILE),
-        json.dumps(
-            {
-                "metrics": history,
-                "kept_epoch": kept + 1,
-                "warm_started_from": warm_start,
-                "majority_class_baseline": majority_baseline(class_pixel_counts(evaluation, num_classes)),
-            },
-            indent=2,
-        ),
-    )
+    write_text(os.path.join(model_dir, HISTORY_FILE), json.dumps(history, indent=2))
     tf.io.gfile.makedirs(os.path.join(model_dir, KERAS_DIR))
     model.save_weights(os.path.join(model_dir, KERAS_DIR, WEIGHTS_FILE))
     serving_dir = distribution.worker_output_dir(fn_args.serving_model_dir, plan)

@@ -19,13 +19,18 @@ import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 from tensorflow_model_analysis.metrics.preprocessors import image_preprocessors
 
-from components.shared.scores import confusion_matrix, dice_per_class, iou_per_class, mean_iou, pixel_accuracy
-
-CONFUSION_MATRIX = "confusion_matrix"
-PIXEL_ACCURACY = "pixel_accuracy"
-MEAN_IOU = "mean_iou"
-IOU = "iou"
-DICE = "dice"
+from components.shared.scores import (
+    CONFUSION_MATRIX,
+    DICE,
+    IOU,
+    MEAN_IOU,
+    PIXEL_ACCURACY,
+    confusion_matrix,
+    dice_per_class,
+    iou_per_class,
+    mean_iou,
+    pixel_accuracy,
+)
 
 
 class _ConfusionMatrixCombiner(beam.CombineFn):

@@ -31,13 +31,14 @@ STYLE = {
     "font.size": 9,
     "legend.frameon": False,
 }
-TRAIN_COLOR, EVAL_COLOR = "#0072B2", "#D55E00"
+TRAIN_COLOR, VALIDATION_COLOR = "#0072B2", "#D55E00"
 IOU_COLOR, DICE_COLOR = "#0072B2", "#9ECAE1"
 BASELINE_COLOR = "#777777"
 GROUP_COLORS = ("#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 # Overlay strength: enough colour to read the classes, enough image to see what they cover.
 OVERLAY_ALPHA = 0.45
-# (label, train key, eval key) per training-curve panel, in the Trainer's history.json names.
+# (label, train key, validation key) per training-curve panel, in the Trainer's history.json
+# names (Keras' val_ prefix: the validation split the Trainer picks its epoch on).
 CURVE_PANELS = (
     ("loss", "loss", "val_loss"),
     ("pixel accuracy", "pixel_accuracy", "val_pixel_accuracy"),
@@ -128,25 +129,25 @@ def _curve_panel(
     ax: plt.Axes,
     label: str,
     train: Sequence[float],
-    evaluation: Sequence[float],
+    validation: Sequence[float],
     kept_epoch: Optional[int],
     baseline: Optional[float],
 ) -> None:
     """One metric per epoch (epochs count from 1, as `kept_epoch` does in history.json)."""
     ax.set_title(label)
-    if not train and not evaluation:
+    if not train and not validation:
         ax.text(0.5, 0.5, "not recorded", transform=ax.transAxes, ha="center", color=BASELINE_COLOR)
         ax.set_xticks([])
         ax.set_yticks([])
         return
     ax.plot(range(1, len(train) + 1), train, color=TRAIN_COLOR, marker=".", label="train")
-    ax.plot(range(1, len(evaluation) + 1), evaluation, color=EVAL_COLOR, marker=".", label="eval")
+    ax.plot(range(1, len(validation) + 1), validation, color=VALIDATION_COLOR, marker=".", label="validation")
     if kept_epoch is not None:
         ax.axvline(kept_epoch, color="black", linestyle=":", linewidth=1, label=f"kept epoch ({kept_epoch})")
-        if 1 <= kept_epoch <= len(evaluation):
+        if 1 <= kept_epoch <= len(validation):
             ax.plot(
                 kept_epoch,
-                evaluation[kept_epoch - 1],
+                validation[kept_epoch - 1],
                 marker="o",
                 markersize=8,
                 markerfacecolor="none",
@@ -154,7 +155,7 @@ def _curve_panel(
             )
     if baseline is not None:
         ax.axhline(
-            baseline, color=BASELINE_COLOR, linestyle="--", linewidth=1.2, label="majority-class baseline"
+            baseline, color=BASELINE_COLOR, linestyle="--", linewidth=1.2, label="majority class (eval split)"
         )
     ax.set_xlabel("epoch")
     ax.xaxis.get_major_locator().set_params(integer=True)

@@ -1,9 +1,10 @@
 """RunReport: the DAG's last node; writes the run summary and the evaluation report.
 
-It runs after the Pusher, so its summary holds the whole story of the run: data quality,
-training, metrics overall and per slice (by name), the blessing with its reason, and the pushed
-version or null. Both land in its own artifact only, as every TFX component's outputs must (a
-write outside the artifact is skipped when the node is cached, and has no place on Vertex):
+It runs after the Pusher (and TfliteExport), so its summary holds the whole story of the run:
+data quality, training, metrics overall and per slice (by name), the blessing with its reason,
+the pushed version or null, and the phone model's variants, scores and gate. Both land in its
+own artifact only, as every TFX component's outputs must (a write outside the artifact is
+skipped when the node is cached, and has no place on Vertex):
 RUN_REPORT/run_summary.json and RUN_REPORT/report/. The local runner copies them to
 OUTPUT/run_summary.json and OUTPUT/report/ after the run (pipeline/run_outputs.py).
 """
@@ -18,12 +19,15 @@ import numpy as np
 import tensorflow as tf
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
-from tfx.types import artifact, artifact_utils, standard_artifacts
+from tfx.types import artifact, standard_artifacts
 from tfx.utils import io_utils, path_utils
 
 from components.run_report.blessing import blessing_decision
-from components.run_report.metrics_reader import read_metrics
 from components.run_report.render import Sample, write_report
+from components.shared.examples_io import split_records
+from components.shared.metrics_reader import candidate_metrics, read_metrics
+from components.shared.scores import majority_class_scores
+from components.shared.tflite_artifact import TfliteModelArtifact
 from contract.datasets import dataset_facts
 from contract.names import (
     CLASS_MAP,
@@ -39,7 +43,9 @@ from contract.names import (
     RUN_REPORT_TYPE_NAME,
     RUN_SUMMARY,
     SERVING_DEFAULT,
+    TFLITE_SCORES_FILE,
     TRANSFORM_FEATURES,
+    VALIDATION_SPLIT,
 )
 
 
@@ -64,9 +70,7 @@ def read_json(path: str) -> Optional[dict]:
 
 def eval_samples(examples: standard_artifacts.Examples, model_dir: str, count: int) -> List[Sample]:
     """The first `count` eval images with truth and prediction, as the model sees them."""
-    split_uri = artifact_utils.get_split_uri([examples], EVAL_SPLIT)
-    files = sorted(tf.io.gfile.glob(os.path.join(split_uri, "*.gz")))
-    records = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP").take(count)]
+    records = [r.numpy() for r in split_records(examples, EVAL_SPLIT).take(count)]
     if not records:
         return []
     model = tf.saved_model.load(model_dir)
@@ -82,6 +86,16 @@ def eval_samples(examples: standard_artifacts.Examples, model_dir: str, count: i
         Sample(name=n, image=i, truth=t, prediction=p)
         for n, i, t, p in zip(names, images, transformed[MASK_XF].numpy(), predicted)
     ]
+
+
+def _training_summary(history: Dict[str, Any]) -> Dict[str, Any]:
+    """The kept epoch and its validation scores (the split the Trainer chose it on)."""
+    kept = history["kept_epoch"]
+    metrics = history.get("metrics", {})
+    chosen = {
+        key[len("val_") :]: values[kept - 1] for key, values in metrics.items() if key.startswith("val_")
+    }
+    return {"epochs": len(metrics.get("loss", [])), "kept_epoch": kept, "validation": chosen}
 
 
 def _quality_summary(quality: Dict[str, Any]) -> Dict[str, Any]:
@@ -103,12 +117,15 @@ def RunReport(
     pipeline_name: Parameter[str],
     min_mean_iou: Parameter[float],
     min_improvement: Parameter[float],
+    tflite_model: InputArtifact[TfliteModelArtifact] = None,
     num_samples: Parameter[int] = 8,
 ) -> None:
-    """Writes the run summary and the report into the RunReport artifact."""
+    """Writes the run summary and the report into the RunReport artifact (with the phone model's
+    scores and gate when TfliteExport ran)."""
     facts = dataset_facts(dataset)
+    tflite = read_json(os.path.join(tflite_model.uri, TFLITE_SCORES_FILE)) if tflite_model else None
     by_model = read_metrics(evaluation.uri, facts)
-    candidate = by_model.get("candidate") or by_model.get("") or {"overall": {}, "slices": {}}
+    candidate = candidate_metrics(by_model)
     baseline = by_model.get("baseline")
     decision = blessing_decision(
         blessed=blessing.get_int_custom_property("blessed") == 1,
@@ -118,6 +135,8 @@ def RunReport(
         min_improvement=min_improvement,
     )
     pushed = pushed_model.get_int_custom_property("pushed") == 1
+    matrix = candidate["overall"].get("confusion_matrix")
+    majority = majority_class_scores(np.asarray(matrix)) if matrix is not None else None
     history = read_json(os.path.join(model.uri, HISTORY_FILE))
     quality = read_json(os.path.join(examples.uri, DATA_QUALITY_REPORT))
 
@@ -126,7 +145,12 @@ def RunReport(
     try:
         write_report(
             os.path.join(scratch, REPORT_DIR),
-            metrics={**candidate, "blessing": decision},
+            metrics={
+                **candidate,
+                "blessing": decision,
+                "majority_class_baseline": majority,
+                "tflite": tflite,
+            },
             history=history,
             samples=samples,
             title=f"{pipeline_name}: evaluation of {os.path.basename(model.uri)}",
@@ -145,15 +169,17 @@ def RunReport(
         "blessing": decision,
         "pushed_model": pushed_model.get_string_custom_property("pushed_destination") if pushed else None,
         "pushed_version": int(version) if version.isdigit() else None,  # none from a Vertex endpoint
-        "training": {key: history[key] for key in ("kept_epoch", "majority_class_baseline")}
-        if history
-        else None,
+        "splits": {"metrics": EVAL_SPLIT, "training_epoch_chosen_on": VALIDATION_SPLIT},
+        "majority_class_baseline": majority,
+        "training": _training_summary(history) if history else None,
         "data_quality": _quality_summary(quality) if quality else None,
         "report": os.path.join(report.uri, REPORT_DIR, REPORT_INDEX),
+        "tflite": tflite,  # the phone model: variants, scores, the gate's choice and reason, push
         "artifacts": {
             "examples": examples.uri,
             "model": model.uri,
             "evaluation": evaluation.uri,
+            "tflite_model": tflite_model.uri if tflite_model else None,
             "report": report.uri,
         },
     }

@@ -12,9 +12,10 @@ samples into a folder:
     overlays.png          contact sheet of up to 8 samples                (needs samples)
     overlays/<name>.png   input | truth | prediction for each sample     (needs samples)
 
-Optional inputs that are missing (history, slices, blessing, baseline, samples) leave their
-section out with a note saying so. Inconsistent inputs (a confusion matrix or class ids that do
-not fit class_names) raise ValueError before anything is written. The folder is built next to
+Optional inputs that are missing (history, slices, blessing, baseline, the phone model's scores
+under metrics["tflite"], samples) leave their section out with a note saying so. Inconsistent
+inputs (a confusion matrix or class ids that do not fit class_names) raise ValueError before
+anything is written. The folder is built next to
 out_dir and renamed into place (components/shared/atomic.py), so readers never see a
 half-written report and a failed run leaves the previous report as it was.
 """
@@ -140,11 +141,13 @@ def _render(
 ) -> None:
     """Every file of the report, index.html and report.json last (they list the others)."""
     overall = metrics.get("overall") or {}
+    majority = metrics.get("majority_class_baseline") or {}
     sections = [
-        ("Headline", _headline_section(directory, overall, metrics.get("blessing"), history, class_names)),
+        ("Headline", _headline_section(directory, overall, metrics.get("blessing"), majority, class_names)),
         ("Confusion matrix", _confusion_section(directory, overall, class_names)),
-        ("Training", _training_section(directory, history)),
+        ("Training", _training_section(directory, history, majority)),
         ("Slices", _slices_section(directory, metrics.get("slices") or {}, overall, class_names)),
+        ("Phone model (TFLite)", _tflite_section(metrics.get("tflite"), class_names)),
         ("Samples", _samples_section(directory, samples, class_names)),
     ]
     with open(os.path.join(directory, REPORT_INDEX), "w", encoding="utf-8") as f:
@@ -211,7 +214,7 @@ def _blessing_html(blessing: Optional[Mapping[str, Any]]) -> str:
 
 
 def _comparison_rows(
-    overall: Mapping[str, Any], blessing: Optional[Mapping[str, Any]], history: Mapping[str, Any]
+    overall: Mapping[str, Any], blessing: Optional[Mapping[str, Any]], majority: Mapping[str, Any]
 ) -> list[tuple[str, str, str]]:
     """This model against what it must beat: the blessed baseline and the majority-class guess."""
     mean_iou = _number(overall.get("mean_iou"))
@@ -222,7 +225,6 @@ def _comparison_rows(
         rows.append(("baseline model", "n/a", _score(baseline) + delta))
     elif blessing:
         rows.append(("baseline model", "none", "none"))
-    majority = history.get("majority_class_baseline") or {}
     if majority:
         rows.append(
             (
@@ -238,14 +240,14 @@ def _headline_section(
     directory: str,
     overall: Mapping[str, Any],
     blessing: Optional[Mapping[str, Any]],
-    history: Mapping[str, Any],
+    majority: Mapping[str, Any],
     class_names: Sequence[str],
 ) -> str:
-    """Blessing, overall numbers, per-class numbers and the IoU chart."""
+    """Blessing, overall numbers (on the eval split), per-class numbers and the IoU chart."""
     iou = _per_class(overall.get("iou"), class_names)
     dice = _per_class(overall.get("dice"), class_names)
     tables = page.side_by_side(
-        page.table(("", "pixel accuracy", "mean IoU"), _comparison_rows(overall, blessing, history)),
+        page.table(("", "pixel accuracy", "mean IoU"), _comparison_rows(overall, blessing, majority)),
         page.table(("class", "IoU", "Dice"), zip(class_names, map(_score, iou), map(_score, dice))),
     )
     if all(value is None for value in iou + dice):
@@ -272,18 +274,70 @@ def _confusion_section(directory: str, overall: Mapping[str, Any], class_names: 
     ) + page.image(CONFUSION_CHART, "confusion matrix, rows normalised per true class")
 
 
-def _training_section(directory: str, history: Mapping[str, Any]) -> str:
-    """Training curves from history.json, or why there are none."""
+def _training_section(directory: str, history: Mapping[str, Any], majority: Mapping[str, Any]) -> str:
+    """Training curves from history.json (train and validation splits), or why there are none."""
     curves = history.get("metrics") or {}
     if not any(curves.values()):
         return page.note("No training history was given: no training curves.")
     kept = history.get("kept_epoch")
-    majority = history.get("majority_class_baseline") or {}
     baseline = {key: float(value) for key, value in majority.items() if _number(value) is not None}
     charts.plot_training_curves(os.path.join(directory, CURVES_CHART), curves, kept, baseline)
     epochs = max(len(values) for values in curves.values())
-    kept_text = f"The exported model is from epoch {kept} of {epochs}." if kept else f"{epochs} epochs."
+    kept_text = (
+        f"The exported model is from epoch {kept} of {epochs}, the best on the validation split "
+        "(carved from the training data; the eval split above is never seen in training)."
+        if kept
+        else f"{epochs} epochs."
+    )
     return page.paragraph(kept_text) + page.image(CURVES_CHART, "loss, pixel accuracy and mean IoU per epoch")
+
+
+def _tflite_section(tflite: Optional[Mapping[str, Any]], class_names: Sequence[str]) -> str:
+    """The phone model's variants beside the SavedModel (same eval split, same arithmetic), which
+    one the gate chose and why, and where it went."""
+    if not tflite:
+        return page.note("No phone model was built in this run (--tflite no).")
+    gate, saved = tflite.get("gate") or {}, tflite.get("saved_model") or {}
+    rows = [
+        (
+            "SavedModel (TF Serving)",
+            "",
+            _percent(_number(saved.get("pixel_accuracy"))),
+            _score(_number(saved.get("mean_iou"))),
+            "",
+            *map(_score, _per_class(saved.get("iou"), class_names)),
+        )
+    ]
+    for variant, values in (tflite.get("variants") or {}).items():
+        change = _number((values.get("change_against_saved_model") or {}).get("mean_iou"))
+        rows.append(
+            (
+                f"TFLite {variant}" + (" (ships)" if variant == gate.get("shipped") else ""),
+                f"{values.get('size_bytes', 0) / 2**20:.1f} MiB",
+                _percent(_number(values.get("pixel_accuracy"))),
+                _score(_number(values.get("mean_iou"))),
+                "n/a" if change is None else f"{change:+.4f}",
+                *map(_score, _per_class(values.get("iou"), class_names)),
+            )
+        )
+    header = (
+        "model",
+        "size",
+        "pixel accuracy",
+        "mean IoU",
+        "vs SavedModel",
+        *(f"IoU {c}" for c in class_names),
+    )
+    push = (tflite.get("push") or {}).get("reason", "")
+    where = (tflite.get("push") or {}).get("pushed_model")
+    return (
+        page.verdict(
+            f"{str(gate.get('shipped', 'no variant')).upper()} SHIPS", "blessed" if gate else "unknown"
+        )
+        + page.paragraph(gate.get("reason", "The gate recorded no decision."))
+        + page.paragraph(f"{push}: {where}" if where else push)
+        + page.table(header, rows)
+    )
 
 
 def _slice_group(name: str) -> str:

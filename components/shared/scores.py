@@ -8,7 +8,18 @@ A class absent from both truth and prediction has IoU and Dice NaN and is left o
 mean, as tf_keras' MeanIoU does: it would otherwise count as perfect (or as zero).
 """
 
+import math
+from typing import Any, Dict, Optional, Sequence
+
 import numpy as np
+
+# The scores' names, as the Evaluator's TFMA metrics are named (components/evaluator/metrics.py)
+# and as every summary reports them.
+CONFUSION_MATRIX = "confusion_matrix"
+PIXEL_ACCURACY = "pixel_accuracy"
+MEAN_IOU = "mean_iou"
+IOU = "iou"
+DICE = "dice"
 
 
 def confusion_matrix(truth: np.ndarray, prediction: np.ndarray, num_classes: int) -> np.ndarray:
@@ -47,3 +58,30 @@ def mean_iou(matrix: np.ndarray) -> float:
     """Mean IoU over the classes present in truth or prediction."""
     ious = iou_per_class(matrix)
     return float(np.nanmean(ious)) if np.isfinite(ious).any() else float("nan")
+
+
+def majority_class_scores(matrix: np.ndarray) -> dict:
+    """What predicting the most frequent true class everywhere would score on the same pixels.
+
+    Its IoU is that class's share for that class and 0 for the others, so its mean IoU is the
+    share divided by the number of classes: a model must clearly beat both numbers.
+    """
+    matrix = np.asarray(matrix)
+    share = float(matrix.sum(axis=1).max() / matrix.sum()) if matrix.sum() else float("nan")
+    return {"pixel_accuracy": share, "mean_iou": share / len(matrix)}
+
+
+def named_scores(matrix: np.ndarray, class_names: Sequence[str]) -> Dict[str, Any]:
+    """Every score of a matrix under the Evaluator's metric names, per-class ones by class name,
+    ready for JSON: an undefined score (NaN) is None."""
+
+    def number(value: float) -> Optional[float]:
+        return float(value) if math.isfinite(value) else None
+
+    return {
+        PIXEL_ACCURACY: number(pixel_accuracy(matrix)),
+        MEAN_IOU: number(mean_iou(matrix)),
+        IOU: dict(zip(class_names, map(number, iou_per_class(matrix)))),
+        DICE: dict(zip(class_names, map(number, dice_per_class(matrix)))),
+        CONFUSION_MATRIX: np.asarray(matrix).tolist(),
+    }

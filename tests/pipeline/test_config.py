@@ -13,7 +13,11 @@ def test_defaults_are_valid_and_follow_the_tutorial():
     config = build_config()
     assert config.model.name == "unet" and config.model.image_size == 128
     assert config.dataset.name == "oxford_iiit_pet"
-    assert (config.dataset.train_split, config.dataset.eval_split) == ("train", "test")
+    assert (config.dataset.train_split, config.dataset.validation_split, config.dataset.eval_split) == (
+        "train[:90%]",
+        "train[90%:]",
+        "test",
+    )
     assert config.model.encoder_weights == "imagenet"
 
 
@@ -110,6 +114,40 @@ def test_cli_rejects_bad_flags_with_exit_code_2_before_any_work(argv, flag, caps
         raise SystemExit(code)
     assert raised.value.code == 2
     assert flag in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {("dataset", "train_split"): "test"},
+        {("dataset", "validation_split"): "test"},
+        {("dataset", "eval_split"): "train[85%:]"},
+        {("dataset", "eval_split"): "train[-5%:]"},
+        {("dataset", "train_split"): "train+test[:10%]"},
+        {("dataset", "validation_split"): "test[100:200]", ("dataset", "eval_split"): "test[:150]"},
+    ],
+)
+def test_the_eval_split_is_kept_for_the_evaluator_alone(overrides):
+    with pytest.raises(ConfigError, match="--eval-split: must not share examples"):
+        build_config(overrides=overrides)
+
+
+def test_disjoint_sub_splits_of_one_split_are_allowed():
+    config = build_config(
+        overrides={
+            ("dataset", "train_split"): "train[:80%]",
+            ("dataset", "validation_split"): "train[80%:90%]",
+            ("dataset", "eval_split"): "train[90%:]",
+        }
+    )
+    assert config.dataset.eval_split == "train[90%:]"
+
+
+def test_balanced_class_weights_exclude_explicit_ones():
+    with pytest.raises(ConfigError, match="--balance-classes"):
+        build_config(
+            overrides={("training", "balance_classes"): True, ("training", "class_weights"): "1,1,2"}
+        )
 
 
 def test_fine_tuning_needs_a_frozen_encoder():

@@ -370,7 +370,7 @@ def test_a_full_disk_while_pushing_leaves_no_version_and_the_next_push_succeeds(
     where, trainer_model_uris, tmp_path, monkeypatch
 ):
     from components.pusher import executor as pusher_executor
-    from components.pusher import publish
+    from components.shared import publish
 
     base = str(tmp_path / "serving" / MODEL_NAME)
     jpeg = jpeg_bytes(*JPEG_SIZE, seed=2)
@@ -485,7 +485,8 @@ def test_a_second_run_on_the_same_output_refuses_and_a_waiting_one_queues(datase
 
 PRUNE_AND_DIE = """
 import os, signal, sys
-from components.pusher import executor, publish
+from components.pusher import executor
+from components.shared import publish
 first, second, third, base = sys.argv[1:5]
 images = executor.warmup_images()
 prepare = lambda staged: executor.write_warmup_file(staged, images, "segmenter")

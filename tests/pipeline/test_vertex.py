@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+import tensorflow as tf
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.dsl.io import fileio
@@ -26,7 +27,7 @@ from pipeline import cli, flags, vertex_jobs, vertex_runner
 from pipeline.config import build_config
 from pipeline.errors import ConfigError
 from pipeline.pipeline import create_components
-from pipeline.vertex_settings import VertexSettings, validate_vertex
+from pipeline.vertex_settings import validate_vertex
 from trainer.settings import TrainerSettings
 
 PROJECT = "my-project"
@@ -45,6 +46,7 @@ DAG = (
     "latest_blessed_model_resolver",
     "Evaluator",
     "Pusher",
+    "TfliteExport",
     "RunReport",
 )
 VERTEX_FLAGS = [
@@ -189,6 +191,15 @@ def test_cpu_workers_have_no_accelerator(tmp_path):
     ]
 
 
+def test_only_the_evaluator_reads_the_eval_split(default_run):
+    compiled, _ = default_run
+    splits = json.loads(compiled.parameter("Transform", "splits_config")["stringValue"])
+    assert splits == {"analyze": ["train"], "transform": ["train", "validation"]}
+    assert json.loads(compiled.parameter("Trainer", "train_args")["stringValue"]) == {"splits": ["train"]}
+    assert json.loads(compiled.parameter("Trainer", "eval_args")["stringValue"]) == {"splits": ["validation"]}
+    assert json.loads(compiled.parameter("Evaluator", "example_splits")["stringValue"]) == ["eval"]
+
+
 def test_the_trainer_settings_sit_beside_the_vertex_keys(default_run):
     compiled, config = default_run
     custom_config = compiled.custom_config("Trainer")
@@ -222,12 +233,19 @@ def test_run_fn_gets_the_custom_config_on_vertex(cloud_run, tmp_path, monkeypatc
         name: value["runtimeValue"]["constantValue"]["stringValue"]
         for name, value in compiled.tasks["Trainer"]["inputs"]["parameters"].items()
     }
+    # The Trainer fits on train and picks its epoch on validation; the eval split is the Evaluator's.
+    assert json.loads(exec_properties["train_args"]) == {"splits": ["train"]}
+    assert json.loads(exec_properties["eval_args"]) == {"splits": ["validation"]}
     exec_properties["run_fn"] = f"{__name__}.capture_run_fn"
     (tmp_path / "schema").mkdir()
     (tmp_path / "schema" / "schema.pbtxt").write_text("")
     inputs = {
         "examples": [
-            _artifact(standard_artifacts.Examples, tmp_path / "examples", split_names='["train", "eval"]')
+            _artifact(
+                standard_artifacts.Examples,
+                tmp_path / "examples",
+                split_names='["train", "validation", "eval"]',
+            )
         ],
         "transform_graph": [_artifact(standard_artifacts.TransformGraph, tmp_path / "graph")],
         "schema": [_artifact(standard_artifacts.Schema, tmp_path / "schema")],
@@ -296,15 +314,20 @@ def test_beam_components_run_on_dataflow_when_asked(cloud_run, default_run):
         assert args[args.index("{{$}}") + 1 :] == [
             "--direct_running_mode=multi_processing",
             "--direct_num_workers=0",
+            "--beam_plugin=pipeline.beam_worker",
         ]
 
 
-def test_example_gen_is_a_plain_container_without_driver(default_run):
+def test_example_gen_gets_tfx_file_based_driver_even_when_tfds_downloads(default_run):
     compiled, _ = default_run
     container = compiled.container("TfdsExampleGen")
-    assert "lifecycle" not in container  # KubeflowV2 gives only FileBasedExampleGen a driver
+    assert container["lifecycle"]["preCacheCheck"]["command"][-1] == (
+        "tfx.orchestration.kubeflow.v2.file_based_example_gen.driver"
+    )
     assert container["args"][:2] == ["--executor_class_path", "components.tfds_example_gen.executor.Executor"]
     assert compiled.parameter("TfdsExampleGen", "input_base") == {"stringValue": ""}
+    input_config = json.loads(compiled.parameter("TfdsExampleGen", "input_config")["stringValue"])
+    assert {split.get("pattern", "") for split in input_config["splits"]} == {""}  # no files to glob
 
 
 def test_the_endpoint_pusher_deploys_to_vertex(cloud_run):
@@ -315,7 +338,10 @@ def test_the_endpoint_pusher_deploys_to_vertex(cloud_run):
     assert compiled.custom_config("Pusher") == {
         "ai_platform_enable_vertex": True,
         "ai_platform_vertex_region": REGION,
-        "ai_platform_vertex_container_image_uri": VertexSettings().serving_image,
+        # TensorFlow 2.16 exports; Vertex's newest prebuilt TF container is 2.15, checked to serve them.
+        "ai_platform_vertex_container_image_uri": (
+            "europe-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
+        ),
         "ai_platform_serving_args": {
             "project_id": PROJECT,
             "endpoint_name": "pets-segmenter",
@@ -470,12 +496,30 @@ def test_bad_vertex_settings_exit_2_naming_the_flag(command, flags, named, tmp_p
     assert not client.calls and not os.path.exists(tmp_path / "vertex")
 
 
-def test_data_dir_cannot_reach_vertex(tmp_path, capsys):
+def test_a_local_data_dir_cannot_reach_vertex_but_gcs_can(tmp_path, capsys):
     assert (
         cli.main(["vertex", "compile", "--output", str(tmp_path), "--data-dir", str(tmp_path), *VERTEX_FLAGS])
         == 2
     )
-    assert "--data-dir" in capsys.readouterr().err
+    assert "--data-dir: on Vertex AI, this machine's directories are out of reach" in capsys.readouterr().err
+    gcs = ["--data-dir", "gs://segpipe-bucket/pets/span-{SPAN}", "--output-json", str(tmp_path / "p.json")]
+    assert cli.main(["vertex", "compile", "--output", str(tmp_path), *gcs, *VERTEX_FLAGS]) == 0
+
+
+def test_the_serving_image_follows_the_tensorflow_that_exports_the_model():
+    assert vertex_runner.exported_tf_version() == ".".join(tf.__version__.split(".")[:2])
+    prebuilt = "{}-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.{}:latest"
+    assert vertex_runner.serving_image("europe-west4", "2.15") == prebuilt.format("europe", "2-15")
+    assert vertex_runner.serving_image("us-central1", "2.13") == prebuilt.format("us", "2-13")
+    assert vertex_runner.serving_image("me-west1", "2.16") == prebuilt.format("us", "2-15")  # checked
+    with pytest.raises(ConfigError, match=r"^--serving-image .*TensorFlow 2\.99"):
+        vertex_runner.serving_image("us-central1", "2.99")
+
+
+def test_a_serving_image_given_is_used_as_it_is(tmp_path):
+    image = "europe-west4-docker.pkg.dev/my-project/serving/tf-serving:2.16"
+    config = _config(tmp_path, endpoint_name="pets", serving_image=image)
+    assert vertex_runner.serving_custom_config(config)[vertex_runner.SERVING_IMAGE_KEY] == image
 
 
 def test_local_config_needs_no_vertex_settings(tmp_path):
@@ -538,3 +582,11 @@ def test_the_run_report_artifact_type_is_importable_by_its_type_name():
             )
         ]
     )
+
+
+def test_the_phone_model_stays_in_its_artifact_on_vertex(default_run):
+    """Vertex's Pusher publishes to GCS or an endpoint; the phone model is converted, scored and
+    gated there too, but not pushed to a local serving root."""
+    compiled, _ = default_run
+    assert compiled.parameter("TfliteExport", "serving_base") == {"stringValue": ""}
+    assert compiled.parameter("TfliteExport", "max_drop") == {"doubleValue": 0.01}

@@ -25,6 +25,7 @@ def _inputs(images, masks):
         features.MASK_KEY: column(masks),
         features.SPECIES_KEY: tf.constant([[0], [1]], tf.int64),
         features.LABEL_KEY: tf.constant([[5], [30]], tf.int64),
+        features.FILE_NAME_KEY: tf.constant([[b"a.jpg"], [b"b.png"]]),
     }
 
 
@@ -50,6 +51,7 @@ def test_outputs_have_the_model_size_and_ranges():
     assert out[pre.HEIGHT_XF].numpy().tolist() == [77, 200]
     assert out[pre.WIDTH_XF].numpy().tolist() == [123, 90]
     assert out[pre.SPECIES_XF].numpy().tolist() == [0, 1] and out[pre.LABEL_XF].numpy().tolist() == [5, 30]
+    assert out[pre.KEY_XF].numpy().tolist() == [b"a.jpg", b"b.png"]  # the key the Trainer sorts by
 
 
 def test_masks_hold_only_classes_0_1_2_mapped_from_values_1_2_3():

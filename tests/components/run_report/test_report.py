@@ -56,6 +56,7 @@ def make_metrics(class_names=CLASSES) -> dict:
             "reason": "mean IoU 0.712 < baseline 0.730",
             "baseline_mean_iou": 0.730,
         },
+        "majority_class_baseline": {"pixel_accuracy": 0.59, "mean_iou": 0.197},
     }
 
 
@@ -72,7 +73,6 @@ def make_history(epochs: int = 6) -> dict:
             "val_mean_iou": [0.28 + 0.45 * r for r in ramp],
         },
         "kept_epoch": epochs - 1,
-        "majority_class_baseline": {"pixel_accuracy": 0.59, "mean_iou": 0.197},
     }
 
 
@@ -129,6 +129,13 @@ def test_full_report_writes_every_file(full_report):
     expected = {"index.html", "report.json", *CHARTS, *(f"overlays/sample_{k}.png" for k in range(3))}
     assert files_under(out_dir) == expected
     assert os.listdir(os.path.dirname(out_dir)) == ["report"], "staging left behind"
+
+
+def test_the_page_names_the_split_of_each_figure_and_the_majority_class_guess(full_report):
+    with open(full_report, encoding="utf-8") as handle:
+        page = handle.read()
+    assert "always the majority class" in page and "59.0%" in page and "0.197" in page
+    assert "best on the validation split" in page and "eval split" in page
 
 
 def test_pngs_open_and_have_plausible_sizes(full_report):
@@ -340,3 +347,47 @@ def test_overlay_rejects_what_it_cannot_colour():
         overlay(image, np.zeros((4, 5), int))
     with pytest.raises(ValueError, match="alpha"):
         overlay(image, np.zeros((4, 4), int), alpha=1.5)
+
+
+def _phone_model_scores(shipped: str) -> dict:
+    """tflite_scores.json as TfliteExport writes it (components/tflite/component.py)."""
+    iou = {"pet": 0.79, "background": 0.88, "border": 0.44}
+
+    def variant(size: int, mean_iou: float) -> dict:
+        return {
+            "size_bytes": size,
+            "pixel_accuracy": 0.89,
+            "mean_iou": mean_iou,
+            "iou": iou,
+            "change_against_saved_model": {"mean_iou": mean_iou - 0.712},
+        }
+
+    return {
+        "saved_model": {"pixel_accuracy": 0.893, "mean_iou": 0.712, "iou": iou},
+        "variants": {"float16": variant(13_000_000, 0.7118), "int8": variant(6_900_000, 0.6801)},
+        "gate": {"shipped": shipped, "reason": f"{shipped} ships: because <b>"},
+        "push": {"pushed_model": None, "reason": "not pushed: the SavedModel was not pushed (not blessed)"},
+    }
+
+
+def test_the_phone_model_section_shows_each_variant_and_why_one_ships(tmp_path):
+    metrics = {**make_metrics(), "tflite": _phone_model_scores("float16")}
+    index = write_report(
+        str(tmp_path / "report"), metrics=metrics, history=None, samples=[], title="t", class_names=CLASSES
+    )
+    html = read(index)
+    section = html[html.index("Phone model (TFLite)") :]
+    assert "FLOAT16 SHIPS" in section and "float16 ships: because &lt;b&gt;" in section
+    assert "not pushed: the SavedModel was not pushed" in section
+    for row in ("<td>TFLite float16 (ships)</td><td>12.4 MiB</td>", "<td>TFLite int8</td><td>6.6 MiB</td>"):
+        assert row in section
+    assert "<td>-0.0319</td>" in section and "<td>-0.0002</td>" in section  # change against the SavedModel
+    no_phone = write_report(
+        str(tmp_path / "bare"),
+        metrics=make_metrics(),
+        history=None,
+        samples=[],
+        title="t",
+        class_names=CLASSES,
+    )
+    assert "No phone model was built in this run (--tflite no)." in read(no_phone)

@@ -1,0 +1,417 @@
+"""`make bench-ablation`: which parts of the training recipe earn their place, measured over seeds.
+
+Every row trains from scratch (no ImageNet weights offline) on the same data at the same epochs
+and batch size, once per seed, and is scored on eval images that no row ever trains or stops on:
+- `plain`: the old recipe (flip only, cross-entropy, constant learning rate);
+- one row per option, each alone on top of `plain`: scale/crop/shift, colour jitter,
+  cross-entropy + Dice, focal loss, balanced class weights, warm-up + cosine, reduce-on-plateau;
+- `default`: the Trainer's current defaults (trainer/settings.py), the recipe picked from
+  this table;
+- `tutorial`: the tutorial's own code (bench/tutorial_port.py) in its best variant without
+  ImageNet weights: encoder trainable, BatchNorm momentum 0.9, masks resized nearest;
+- `fcn8`: `--model fcn8` with the default recipe, for the U-Net/FCN-8s table.
+
+Splits, as the pipeline makes them: train = TFDS `train[:90%]` (fits), validation =
+`train[90%:]` (early stopping and the epoch kept), eval = TFDS `test` of the same drawing and,
+to check that a gain is not a quirk of the built-in generator, `test` of the "alternate" style
+drawn from another seed (datagen/synthetic_pets.py). The tutorial trains on all of TFDS `train`
+as it does, and runs every epoch (it has no early stopping).
+
+Each (row, seed) result is cached under bench/results/tmp/ keyed by its settings, sizes and a
+digest of the code that trains and scores it (RECIPE_CODE), so after a change of defaults only
+the rows it touches run again. The U-Net/FCN-8s table adds parameters, forward GFLOPs per
+image (TF's profiler) and steady training images/s (bench/step_timer.py, first epoch left
+out), all from this run.
+"""
+
+import argparse
+import dataclasses
+import glob
+import hashlib
+import json
+import os
+import statistics
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+import tf_keras as keras
+
+from bench import tutorial_port
+from bench.ceiling import profiler_flops
+from bench.common import (
+    DATASET,
+    DATASET_VERSION,
+    NUM_CLASSES,
+    REPO_ROOT,
+    RESULTS_DIR,
+    SCRATCH_DIR,
+    machine_snapshot,
+)
+from bench.data import resized_arrays
+from bench.evaluation import score
+from bench.step_timer import StepTimer, batch_sizes, warmup_steps
+from components.tfds_example_gen.tfds_source import prepare
+from datagen.synthetic_pets import write_dataset
+from trainer.settings import ModelSettings, TrainerSettings, TrainingSettings
+from trainer.task import fit_model, make_reproducible
+
+TRAIN_SPLIT, VALIDATION_SPLIT, EVAL_SPLIT = "train[:90%]", "train[90%:]", "test"
+# The data of the cross-style check: another generator style and seed, never trained on.
+SHIFTED_STYLE, SHIFTED_SEED = "alternate", 7
+# The code a row's result depends on besides its settings (which its cache key holds in full):
+# the Trainer's recipe and models, the data generator, the tutorial's port and the scoring
+# A change to this module's own training functions needs `rm -r bench/results/tmp/ablation-cache`.
+RECIPE_CODE = (
+    "trainer/data.py",
+    "trainer/losses.py",
+    "trainer/schedules.py",
+    "trainer/task.py",
+    "trainer/models/*.py",
+    "datagen/synthetic_pets.py",
+    "bench/data.py",
+    "bench/evaluation.py",
+    "bench/tutorial_port.py",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    """One ablation's sizes: FULL runs in about an hour on this machine, QUICK in minutes."""
+
+    name: str
+    n_train: int
+    n_eval: int
+    image_size: int
+    epochs: int
+    batch_size: int
+    seeds: Tuple[int, ...]
+
+    @property
+    def results_dir(self) -> str:
+        return RESULTS_DIR if self.name == "full" else os.path.join(SCRATCH_DIR, self.name)
+
+
+FULL = Sizes("full", n_train=320, n_eval=200, image_size=96, epochs=8, batch_size=16, seeds=(0, 1, 2))
+QUICK = Sizes("quick", n_train=24, n_eval=8, image_size=32, epochs=1, batch_size=8, seeds=(0, 1))
+
+PLAIN = {"augment": "flip", "loss": "cross_entropy", "balance_classes": False, "lr_schedule": "constant"}
+# Each option alone on top of PLAIN: (row, what it changes, training overrides).
+OPTIONS = (
+    ("geometric", "scale, crop and shift (image and mask together)", {"augment": "geometric"}),
+    ("color", "brightness, contrast and saturation jitter", {"augment": "color"}),
+    ("dice", "cross-entropy + soft Dice loss", {"loss": "cross_entropy_dice"}),
+    ("focal", "focal loss (gamma 2)", {"loss": "focal"}),
+    ("balanced", "median-frequency class weights", {"balance_classes": True}),
+    ("cosine", "1 warm-up epoch, then cosine decay", {"lr_schedule": "cosine"}),
+    ("plateau", "halve the rate when validation mean IoU stalls 2 epochs", {"lr_schedule": "plateau"}),
+)
+
+
+@dataclasses.dataclass
+class Data:
+    train: Tuple[np.ndarray, np.ndarray]
+    validation: Tuple[np.ndarray, np.ndarray]
+    evals: Dict[str, Tuple[np.ndarray, np.ndarray]]  # "same style" and "other style"
+    builder: tfds.core.DatasetBuilder
+
+
+def _builder(root: str, sizes: Sizes, seed: int, style: str) -> tfds.core.DatasetBuilder:
+    """TFDS's oxford_iiit_pet builder over a generated dataset (written and prepared once)."""
+    data_dir = os.path.join(root, "data")
+    marker = os.path.join(data_dir, "ablation_dataset.json")
+    wanted = {"n_train": sizes.n_train, "n_test": sizes.n_eval, "seed": seed, "style": style}
+    written = None
+    if os.path.isfile(marker):
+        with open(marker, encoding="utf-8") as handle:
+            written = json.load(handle)
+    if written != wanted:
+        write_dataset(data_dir, sizes.n_train, sizes.n_eval, seed=seed, style=style)
+        with open(marker, "w", encoding="utf-8") as handle:
+            json.dump(wanted, handle)
+    prepared = prepare(DATASET, DATASET_VERSION, os.path.join(root, "tfds"), local_dir=data_dir)
+    return tfds.builder_from_directory(prepared.builder_dir)
+
+
+def load_data(sizes: Sizes) -> Data:
+    work = os.path.join(SCRATCH_DIR, f"ablation-{sizes.name}")
+    builder = _builder(os.path.join(work, "default"), sizes, 0, "default")
+    shifted = _builder(os.path.join(work, SHIFTED_STYLE), sizes, SHIFTED_SEED, SHIFTED_STYLE)
+    size = sizes.image_size
+    return Data(
+        train=resized_arrays(builder, TRAIN_SPLIT, size),
+        validation=resized_arrays(builder, VALIDATION_SPLIT, size),
+        evals={
+            "same style": resized_arrays(builder, EVAL_SPLIT, size),
+            "other style": resized_arrays(shifted, EVAL_SPLIT, size),
+        },
+        builder=builder,
+    )
+
+
+def row_settings(sizes: Sizes, model: str, training: Dict[str, Any], seed: int) -> TrainerSettings:
+    """The Trainer's settings of one row: its defaults, the row's changes, the ablation's sizes."""
+    return TrainerSettings(
+        model=ModelSettings(name=model, image_size=sizes.image_size, encoder_weights="none"),
+        training=TrainingSettings(
+            **{**training, "epochs": sizes.epochs, "batch_size": sizes.batch_size, "seed": seed}
+        ),
+        dataset=DATASET,
+    )
+
+
+def _scores(model: keras.Model, data: Data) -> Dict[str, Dict[str, Any]]:
+    return {name: score(model, images, masks) for name, (images, masks) in data.evals.items()}
+
+
+def train_trainer_row(settings: TrainerSettings, data: Data) -> Dict[str, Any]:
+    """The Trainer's own fit (trainer.task.fit_model) with the row's settings, then scored."""
+    keras.backend.clear_session()
+    make_reproducible(settings.training)
+    timer = StepTimer()
+    started = time.perf_counter()
+    model, history = fit_model(settings, data.train, data.validation, NUM_CLASSES, observers=[timer])
+    seconds = time.perf_counter() - started
+    steps = -(-len(data.train[0]) // settings.training.batch_size)
+    return {
+        "fit_seconds": seconds,
+        "epochs_run": len(history["metrics"]["loss"]),
+        "kept_epoch": history["kept_epoch"],
+        "class_weights": history["class_weights"],
+        "timing": timer.summary(
+            batch_sizes(len(data.train[0]), settings.training.batch_size),
+            warmup_steps(steps, len(history["metrics"]["loss"])),
+        ),
+        "parameters": int(model.count_params()),
+        "forward_flops_per_image": profiler_flops(model, settings.model.image_size),
+        "scores": _scores(model, data),
+    }
+
+
+def train_tutorial_row(sizes: Sizes, seed: int, data: Data) -> Dict[str, Any]:
+    """The tutorial's code, best variant without ImageNet weights, at the ablation's epochs."""
+    keras.backend.clear_session()
+    # Seeded and deterministic like the Trainer's rows, so that its seeds repeat too: the
+    # tutorial's unseeded shuffle takes its seed from the global one at creation.
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    tutorial = tutorial_port.input_pipelines(
+        data.builder, sizes.image_size, sizes.batch_size, tutorial_port.MASK_RESIZE_FIXED
+    )
+    model = tutorial_port.compiled_model(sizes.image_size, seed, bn_momentum=0.9)
+    started = time.perf_counter()
+    tutorial_port.fit(model, tutorial, sizes.epochs, [])
+    return {
+        "fit_seconds": time.perf_counter() - started,
+        "epochs_run": sizes.epochs,
+        "kept_epoch": sizes.epochs,
+        "scores": _scores(model, data),
+    }
+
+
+def _cache_path(key: Dict[str, Any]) -> str:
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+    return os.path.join(SCRATCH_DIR, "ablation-cache", f"{digest}.json")
+
+
+def cached_run(key: Dict[str, Any], train) -> Dict[str, Any]:
+    """The row's result from the cache when its key (settings, sizes, code) is unchanged."""
+    path = _cache_path({**key, "code": code_fingerprint()})
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as handle:
+            return {**json.load(handle), "cached": True}
+    result = train()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(result, handle, default=_plain)
+    return {**result, "cached": False}
+
+
+def code_fingerprint() -> str:
+    """sha256 over RECIPE_CODE's files: what a row's result depends on besides its settings."""
+    digest = hashlib.sha256()
+    for pattern in RECIPE_CODE:
+        for path in sorted(glob.glob(os.path.join(REPO_ROOT, pattern))):
+            digest.update(os.path.relpath(path, REPO_ROOT).encode() + b"\0")
+            with open(path, "rb") as handle:
+                digest.update(handle.read())
+    return digest.hexdigest()[:16]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def rows(sizes: Sizes) -> List[Tuple[str, str, str, Optional[Dict[str, Any]]]]:
+    """(row, model, what it is, training overrides; None for the tutorial), in table order."""
+    result: List[Tuple[str, str, str, Optional[Dict[str, Any]]]] = [
+        ("tutorial", "unet", "tutorial code, encoder trainable, BN momentum 0.9", None),
+        ("plain", "unet", "flip, cross-entropy, constant rate (the old recipe)", dict(PLAIN)),
+    ]
+    result += [(name, "unet", what, {**PLAIN, **change}) for name, what, change in OPTIONS]
+    result.append(("default", "unet", f"the Trainer's defaults: {describe_defaults()}", {}))
+    result.append(("fcn8", "fcn8", "--model fcn8 with the Trainer's defaults", {}))
+    return result
+
+
+def describe_defaults() -> str:
+    defaults = TrainingSettings()
+    return (
+        f"augment {defaults.augment}, loss {defaults.loss}, "
+        f"balance_classes {'yes' if defaults.balance_classes else 'no'}, "
+        f"lr_schedule {defaults.lr_schedule}"
+    )
+
+
+def summarise(runs: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+    """Mean and spread (max - min over seeds) of mean IoU and border IoU on each eval set."""
+    result: Dict[str, Any] = {}
+    for name in runs[0]["scores"]:
+        mean_iou = [run["scores"][name]["mean_iou"] for run in runs]
+        border = [run["scores"][name]["iou"]["border"] for run in runs]
+        result[name] = {
+            "mean_iou": statistics.fmean(mean_iou),
+            "mean_iou_spread": max(mean_iou) - min(mean_iou),
+            "border_iou": statistics.fmean(border),
+            "border_iou_spread": max(border) - min(border),
+            "per_seed_mean_iou": mean_iou,
+        }
+    return result
+
+
+def ablation_table(result: Dict[str, Any]) -> str:
+    """Markdown: one line per row, eval mean IoU and border IoU (mean ± spread) on both eval sets."""
+    lines = [
+        "| row | what | eval mean IoU | border IoU | other-style mean IoU | other-style border IoU "
+        "| kept epochs |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, row in result["rows"].items():
+        same, other = row["summary"]["same style"], row["summary"]["other style"]
+        lines.append(
+            f"| {name} | {row['what']} | {same['mean_iou']:.3f} ± {same['mean_iou_spread']:.3f} "
+            f"| {same['border_iou']:.3f} ± {same['border_iou_spread']:.3f} "
+            f"| {other['mean_iou']:.3f} ± {other['mean_iou_spread']:.3f} "
+            f"| {other['border_iou']:.3f} ± {other['border_iou_spread']:.3f} "
+            f"| {', '.join(str(run['kept_epoch']) for run in row['runs'])} |"
+        )
+    return "\n".join(lines)
+
+
+def model_table(result: Dict[str, Any]) -> str:
+    """Markdown: U-Net against FCN-8s, both with the default recipe."""
+    lines = [
+        "| model | parameters | forward GFLOPs / image | training images/s | eval mean IoU | border IoU |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, label in (("default", "U-Net (MobileNetV2)"), ("fcn8", "FCN-8s (MobileNetV2)")):
+        row = result["rows"][name]
+        first = row["runs"][0]
+        speed = statistics.median(run["timing"]["steady_images_per_second"] for run in row["runs"])
+        same = row["summary"]["same style"]
+        lines.append(
+            f"| {label} | {first['parameters']:,} | {first['forward_flops_per_image'] / 1e9:.2f} "
+            f"| {speed:.1f} | {same['mean_iou']:.3f} ± {same['mean_iou_spread']:.3f} "
+            f"| {same['border_iou']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def targets(result: Dict[str, Any]) -> Dict[str, Any]:
+    """The issue's targets for the default recipe, each with its measured value and verdict."""
+    default = result["rows"]["default"]["summary"]["same style"]
+    tutorial = result["rows"]["tutorial"]["summary"]["same style"]
+    margin = default["mean_iou"] - tutorial["mean_iou"]
+    return {
+        "mean_iou_margin_over_tutorial": {"value": margin, "target": 0.15, "met": margin >= 0.15},
+        "border_iou": {"value": default["border_iou"], "target": 0.45, "met": default["border_iou"] >= 0.45},
+        "seed_spread": {
+            "value": default["mean_iou_spread"],
+            "target": 0.01,
+            "met": default["mean_iou_spread"] < 0.01,
+        },
+    }
+
+
+def run(sizes: Sizes, only: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    before = machine_snapshot()
+    started = time.perf_counter()
+    data = load_data(sizes)
+    result: Dict[str, Any] = {
+        "benchmark": "ablation",
+        "sizes": dataclasses.asdict(sizes),
+        "splits": {
+            "train": f"TFDS {TRAIN_SPLIT} ({len(data.train[0])} images)",
+            "validation": f"TFDS {VALIDATION_SPLIT} ({len(data.validation[0])} images)",
+            "same style": f"TFDS {EVAL_SPLIT} ({len(data.evals['same style'][0])} images, seed 0)",
+            "other style": f"TFDS {EVAL_SPLIT} of the {SHIFTED_STYLE} style, seed {SHIFTED_SEED} "
+            f"({len(data.evals['other style'][0])} images)",
+        },
+        "defaults": describe_defaults(),
+        "rows": {},
+    }
+    for name, model_name, what, training in rows(sizes):
+        if only and name not in only:
+            continue
+        runs = []
+        for seed in sizes.seeds:
+            if training is None:
+                key = {"row": "tutorial", "sizes": dataclasses.asdict(sizes), "seed": seed}
+                outcome = cached_run(key, lambda seed=seed: train_tutorial_row(sizes, seed, data))
+            else:
+                settings = row_settings(sizes, model_name, training, seed)
+                key = {"settings": settings.model_dump(), "sizes": dataclasses.asdict(sizes)}
+                outcome = cached_run(key, lambda settings=settings: train_trainer_row(settings, data))
+            runs.append({"seed": seed, **outcome})
+            same = outcome["scores"]["same style"]
+            print(
+                f"{name} seed {seed}: eval mean IoU {same['mean_iou']:.3f}, border IoU "
+                f"{same['iou']['border']:.3f}{' (cached)' if outcome['cached'] else ''}",
+                flush=True,
+            )
+        result["rows"][name] = {"what": what, "model": model_name, "runs": runs, "summary": summarise(runs)}
+    if "default" in result["rows"] and "tutorial" in result["rows"]:
+        result["targets"] = targets(result)
+    result["machine"] = {"before": before, "after": machine_snapshot()}
+    result["benchmark_seconds"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def write(result: Dict[str, Any], sizes: Sizes) -> str:
+    """ablation.json and ablation.md (the README's tables) in the results directory."""
+    os.makedirs(sizes.results_dir, exist_ok=True)
+    path = os.path.join(sizes.results_dir, "ablation.json")
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(result, handle, indent=2, default=_plain)
+        handle.write("\n")
+    tables = [ablation_table(result)]
+    if {"default", "fcn8"} <= set(result["rows"]):
+        tables.append(model_table(result))
+    with open(os.path.join(sizes.results_dir, "ablation.md"), "w", encoding="utf-8") as handle:
+        handle.write("\n\n".join(tables) + "\n")
+    return "\n\n".join(tables)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, 2 seeds: a smoke run of minutes")
+    parser.add_argument("--only", nargs="+", metavar="ROW", help="run only these rows")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    tf.get_logger().setLevel("ERROR")
+    result = run(sizes, args.only)
+    print()
+    print(write(result, sizes))
+    for name, target in result.get("targets", {}).items():
+        verdict = "met" if target["met"] else "MISSED"
+        print(f"target {name}: {target['value']:.3f} (target {target['target']}) {verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""The ablation's bookkeeping: which settings each row trains with, its summaries, tables and targets."""
+
+import pytest
+
+from bench import ablation
+from trainer.settings import TrainingSettings
+
+
+def test_each_option_row_changes_one_thing_from_the_plain_recipe():
+    rows = {name: training for name, _, _, training in ablation.rows(ablation.QUICK)}
+    assert rows["tutorial"] is None and rows["plain"] == ablation.PLAIN
+    for name, _, change in ablation.OPTIONS:
+        differs = {key for key in rows[name] if rows[name][key] != ablation.PLAIN.get(key)}
+        assert differs == set(change), name
+    assert rows["default"] == {} and rows["fcn8"] == {}
+
+
+def test_a_row_trains_with_the_trainers_defaults_at_the_ablation_sizes():
+    settings = ablation.row_settings(ablation.FULL, "fcn8", {"loss": "focal"}, seed=2)
+    assert settings.model.name == "fcn8" and settings.model.encoder_weights == "none"
+    assert settings.model.image_size == ablation.FULL.image_size
+    training = settings.training
+    assert (training.epochs, training.batch_size, training.seed) == (
+        ablation.FULL.epochs,
+        ablation.FULL.batch_size,
+        2,
+    )
+    assert training.loss == "focal" and training.augment == TrainingSettings().augment
+
+
+def _run(seed, same, border, other=0.5):
+    scores = {
+        "same style": {"mean_iou": same, "iou": {"border": border}},
+        "other style": {"mean_iou": other, "iou": {"border": border / 2}},
+    }
+    return {
+        "seed": seed,
+        "scores": scores,
+        "kept_epoch": 3,
+        "parameters": 1000,
+        "forward_flops_per_image": 2.5e9,
+        "timing": {"steady_images_per_second": 10.0 + seed},
+    }
+
+
+def _result():
+    rows = {}
+    for name, values in {
+        "tutorial": [(0.50, 0.20), (0.52, 0.22), (0.54, 0.24)],
+        "default": [(0.70, 0.46), (0.705, 0.47), (0.708, 0.48)],
+        "fcn8": [(0.60, 0.30), (0.61, 0.31), (0.62, 0.32)],
+    }.items():
+        runs = [_run(seed, same, border) for seed, (same, border) in enumerate(values)]
+        rows[name] = {"what": name, "runs": runs, "summary": ablation.summarise(runs)}
+    return {"rows": rows}
+
+
+def test_summaries_give_the_mean_and_the_seed_spread():
+    summary = _result()["rows"]["tutorial"]["summary"]["same style"]
+    assert summary["mean_iou"] == pytest.approx(0.52)
+    assert summary["mean_iou_spread"] == pytest.approx(0.04)
+    assert summary["border_iou"] == pytest.approx(0.22)
+
+
+def test_targets_are_judged_from_the_measured_rows():
+    result = _result()
+    targets = ablation.targets(result)
+    assert targets["mean_iou_margin_over_tutorial"]["value"] == pytest.approx(0.1843, abs=1e-4)
+    assert targets["mean_iou_margin_over_tutorial"]["met"]
+    assert targets["border_iou"]["met"] and targets["seed_spread"]["met"]
+    result["rows"]["default"]["runs"][0]["scores"]["same style"]["mean_iou"] = 0.55
+    result["rows"]["default"]["summary"] = ablation.summarise(result["rows"]["default"]["runs"])
+    missed = ablation.targets(result)
+    assert not missed["seed_spread"]["met"] and not missed["mean_iou_margin_over_tutorial"]["met"]
+
+
+def test_tables_show_every_row_and_both_models():
+    result = _result()
+    table = ablation.ablation_table(result)
+    assert table.count("\n") == 2 + 2  # header, rule, three rows
+    assert "| default | default | 0.704 ± 0.008 | 0.470 ± 0.020 |" in table
+    models = ablation.model_table(result)
+    assert "| U-Net (MobileNetV2) | 1,000 | 2.50 | 11.0 | 0.704 ± 0.008 | 0.470 |" in models
+    assert "FCN-8s" in models
