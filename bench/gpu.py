@@ -68,6 +68,7 @@ from contract import oxford_pets as layout
 from contract.datasets import DEFAULT_DATASET, dataset_facts
 from contract.names import (
     CLASS_MAP,
+    FILE_NAME_KEY,
     IMAGE_KEY,
     IMAGE_XF,
     IMAGES_INPUT,
@@ -355,7 +356,7 @@ def write_transform_graph(root: str, image_size: int) -> str:
     """The Trainer's preprocessing_fn as a Transform output directory, without data or Beam workers.
 
     As tests/helpers.py's write_transform, at any image size. The raw schema declares only the
-    four features preprocessing_fn reads, each one value per example as ExampleGen writes them.
+    five features preprocessing_fn reads, each one value per example as ExampleGen writes them.
     The Beam pipeline gets no arguments: by default it would parse this script's flags as its own.
     """
     import apache_beam as beam  # Beam takes seconds to import: only here, where it is used
@@ -367,6 +368,7 @@ def write_transform_graph(root: str, image_size: int) -> str:
         MASK_KEY: tf.io.FixedLenFeature([1], tf.string),
         LABEL_KEY: tf.io.FixedLenFeature([1], tf.int64),
         SPECIES_KEY: tf.io.FixedLenFeature([1], tf.int64),
+        FILE_NAME_KEY: tf.io.FixedLenFeature([1], tf.string),
     }
     raw_metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(raw_spec))
     transform_dir = os.path.join(root, "transform")
@@ -399,6 +401,7 @@ def _raw_split(data_dir: str, split: str) -> Tuple[Dict[str, np.ndarray], List[b
         MASK_KEY: np.array(masks, dtype=object)[:, None],
         LABEL_KEY: np.array([[e.class_id - 1] for e in entries], np.int64),
         SPECIES_KEY: np.array([[e.species_id - 1] for e in entries], np.int64),
+        FILE_NAME_KEY: np.array([[e.name + layout.IMAGE_SUFFIX] for e in entries], dtype=object),
     }
     return raw, images
 

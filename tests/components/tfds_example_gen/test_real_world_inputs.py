@@ -83,6 +83,7 @@ def test_a_photo_stored_rotated_is_kept_as_displayed(real_world_run, case):
         "segmentation_mask": tf.constant([[_feature(example, "segmentation_mask")]]),
         "label": tf.constant([[0]], tf.int64),
         "species": tf.constant([[0]], tf.int64),
+        "file_name": tf.constant([[(name + ".jpg").encode()]]),
     }
     seen = preprocessing_fn(raw, {"image_size": 64, "dataset": "oxford_iiit_pet"})["image_xf"][0].numpy()
 
