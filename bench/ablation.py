@@ -7,6 +7,8 @@ and batch size, once per seed, and is scored on eval images that no row ever tra
   cross-entropy + Dice, focal loss, balanced class weights, warm-up + cosine, reduce-on-plateau;
 - `default`: the Trainer's current defaults (trainer/settings.py), the recipe picked from
   this table;
+- `default+balanced`: the defaults with balanced class weights, the border's best option,
+  which the defaults leave off (see README "Results");
 - `tutorial`: the tutorial's own code (bench/tutorial_port.py) in its best variant without
   ImageNet weights: encoder trainable, BatchNorm momentum 0.9, masks resized nearest;
 - `fcn8`: `--model fcn8` with the default recipe, for the U-Net/FCN-8s table.
@@ -254,6 +256,9 @@ def rows(sizes: Sizes) -> List[Tuple[str, str, str, Optional[Dict[str, Any]]]]:
     ]
     result += [(name, "unet", what, {**PLAIN, **change}) for name, what, change in OPTIONS]
     result.append(("default", "unet", f"the Trainer's defaults: {describe_defaults()}", {}))
+    result.append(
+        ("default+balanced", "unet", "the defaults with --balance-classes yes", {"balance_classes": True})
+    )
     result.append(("fcn8", "fcn8", "--model fcn8 with the Trainer's defaults", {}))
     return result
 
@@ -378,6 +383,8 @@ def run(sizes: Sizes, only: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         result["targets"] = targets(result)
     result["machine"] = {"before": before, "after": machine_snapshot()}
     result["benchmark_seconds"] = round(time.perf_counter() - started, 1)
+    result["code"] = code_fingerprint()
+    result["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     return result
 
 
@@ -396,6 +403,38 @@ def write(result: Dict[str, Any], sizes: Sizes) -> str:
     return "\n\n".join(tables)
 
 
+def target_lines(result: Dict[str, Any]) -> List[str]:
+    """One line per target of the default recipe: measured value, target and verdict."""
+    return [
+        f"target {name}: {target['value']:.3f} (target {target['target']}) "
+        + ("met" if target["met"] else "MISSED")
+        for name, target in result.get("targets", {}).items()
+    ]
+
+
+def latest_tables(results_dir: str = FULL.results_dir) -> Optional[str]:
+    """The last `make bench-ablation`'s tables and targets for `make bench` to print (the ablation
+    takes about an hour and a half, so it is its own target), with whether the recipe's code has
+    changed since; None when it never ran here."""
+    json_path = os.path.join(results_dir, "ablation.json")
+    tables_path = os.path.join(results_dir, "ablation.md")
+    if not (os.path.isfile(json_path) and os.path.isfile(tables_path)):
+        return None
+    with open(json_path, encoding="utf-8") as handle:
+        result = json.load(handle)
+    with open(tables_path, encoding="utf-8") as handle:
+        tables = handle.read().strip()
+    recorded = result.get("code")
+    freshness = (
+        "the recipe's code is unchanged since"
+        if recorded == code_fingerprint()
+        else "the recipe's code changed since: rerun `make bench-ablation`"
+    )
+    finished = result.get("finished", "date unknown")
+    head = f"Training recipe ablation (`make bench-ablation`, {finished}; {freshness}):"
+    return "\n".join([head, "", tables, "", *target_lines(result)])
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -408,9 +447,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     result = run(sizes, args.only)
     print()
     print(write(result, sizes))
-    for name, target in result.get("targets", {}).items():
-        verdict = "met" if target["met"] else "MISSED"
-        print(f"target {name}: {target['value']:.3f} (target {target['target']}) {verdict}")
+    for line in target_lines(result):
+        print(line)
 
 
 if __name__ == "__main__":

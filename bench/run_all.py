@@ -1,4 +1,5 @@
-"""`make bench`: every benchmark in order, each in its own process, then the summary and table.
+"""`make bench`: every benchmark in order, each in its own process, then the summary and table,
+and the last `make bench-ablation`'s tables (bench/ablation.py, its own target for its length).
 
 Own processes keep one benchmark's TensorFlow state (graphs, caches, threads, memory) out of the
 next one's timings. The order matters: `where_time_goes` runs the pipeline whose outputs the
@@ -80,6 +81,13 @@ def main() -> None:
         f"targets missed: {', '.join(report.missed(summary)) or 'none'}; "
         f"results in {os.path.relpath(settings.results_dir, REPO_ROOT)}/"
     )
+    if not args.quick:
+        from bench import ablation  # imports TensorFlow: only here, at the end
+
+        print()
+        print(
+            ablation.latest_tables() or "Training recipe ablation: not run yet here (`make bench-ablation`)."
+        )
 
 
 if __name__ == "__main__":

@@ -146,7 +146,7 @@ class TrainingSettings(Section):
         json_schema_extra=flag("--augment-strength", "S"),
     )
     loss: Literal["cross_entropy", "cross_entropy_dice", "focal"] = Field(
-        "cross_entropy",
+        "cross_entropy_dice",
         description="Training loss: per-pixel cross-entropy, plus soft Dice, or focal.",
         json_schema_extra=flag("--loss"),
     )

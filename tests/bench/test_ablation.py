@@ -1,5 +1,7 @@
 """The ablation's bookkeeping: which settings each row trains with, its summaries, tables and targets."""
 
+import json
+
 import pytest
 
 from bench import ablation
@@ -13,6 +15,7 @@ def test_each_option_row_changes_one_thing_from_the_plain_recipe():
         differs = {key for key in rows[name] if rows[name][key] != ablation.PLAIN.get(key)}
         assert differs == set(change), name
     assert rows["default"] == {} and rows["fcn8"] == {}
+    assert rows["default+balanced"] == {"balance_classes": True}
 
 
 def test_a_row_trains_with_the_trainers_defaults_at_the_ablation_sizes():
@@ -82,3 +85,19 @@ def test_tables_show_every_row_and_both_models():
     models = ablation.model_table(result)
     assert "| U-Net (MobileNetV2) | 1,000 | 2.50 | 11.0 | 0.704 ± 0.008 | 0.470 |" in models
     assert "FCN-8s" in models
+
+
+def test_make_bench_prints_the_last_ablation_and_says_whether_the_code_changed_since(tmp_path):
+    assert ablation.latest_tables(str(tmp_path)) is None
+    result = _result()
+    result["targets"] = ablation.targets(result)
+    result.update(code=ablation.code_fingerprint(), finished="2026-12-03 22:40 UTC")
+    (tmp_path / "ablation.json").write_text(json.dumps(result))
+    (tmp_path / "ablation.md").write_text(ablation.ablation_table(result) + "\n")
+    printed = ablation.latest_tables(str(tmp_path))
+    assert printed.startswith("Training recipe ablation (`make bench-ablation`, 2026-12-03 22:40 UTC; ")
+    assert "code is unchanged since" in printed and ablation.ablation_table(result) in printed
+    assert "target seed_spread: 0.008 (target 0.01) met" in printed
+    result["code"] = "0" * 16
+    (tmp_path / "ablation.json").write_text(json.dumps(result))
+    assert "changed since: rerun `make bench-ablation`" in ablation.latest_tables(str(tmp_path))
