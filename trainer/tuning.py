@@ -25,6 +25,7 @@ multi-worker training.
 
 import logging
 import math
+import os
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import keras_tuner
@@ -45,6 +46,7 @@ from trainer.task import Split, fit_model, make_reproducible, warm_start_weights
 
 OBJECTIVE = "val_mean_iou"  # Keras' name for the mean_iou metric on the validation data
 PROJECT_NAME = "segpipe_tuning"
+TUNER_ID_ENV = "KERASTUNER_TUNER_ID"  # KerasTuner's name for this tuner; TFX's extension sets it
 HYPERBAND_FACTOR = 3
 
 _log = logging.getLogger(PROGRESS_LOGGER)
@@ -222,6 +224,9 @@ def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
         load_data=lambda: load_splits(fn_args),
         base_weights=warm_start_weights(warm_start) if warm_start else None,
         directory=fn_args.working_dir,
-        project_name=PROJECT_NAME,
+        # One folder per tuner: on Vertex the chief oracle and the first worker share a machine
+        # (and /tmp); each starts afresh rather than reloading a stale search from a folder.
+        project_name=f"{PROJECT_NAME}_{os.environ.get(TUNER_ID_ENV, 'tuner0')}",
+        overwrite=True,
     )
     return TunerFnResult(tuner=tuner, fit_kwargs={})
