@@ -21,7 +21,8 @@ from contract.datasets import DATASETS
 from pipeline import config_files
 from pipeline.errors import ConfigError
 from pipeline.vertex_settings import VertexSettings
-from trainer.settings import ModelSettings, Section, TrainingSettings, flag, flag_of
+from trainer.hyperparameters import search_problem
+from trainer.settings import ModelSettings, SearchSettings, Section, TrainingSettings, flag, flag_of
 
 # Imported by every Beam worker: drops TensorFlow's harmless teardown message (see the module).
 BEAM_WORKER_PLUGIN = "pipeline.beam_worker"
@@ -152,6 +153,28 @@ class DatasetSettings(Section):
         elif not os.path.isdir(value):
             raise ValueError("must be an existing directory")
         return value
+
+
+class TuningSettings(SearchSettings):
+    """Hyperparameter search: TFX's Tuner (KerasTuner) before the Trainer, with --tune yes.
+
+    The search's own settings (which hyperparameters, trials, epochs, algorithm) are the
+    Trainer's (trainer/settings.py SearchSettings); whether a Tuner or a Resolver runs is the
+    pipeline's.
+    """
+
+    enabled: bool = Field(
+        False,
+        description="Search hyperparameters with TFX's Tuner before training; the Trainer trains "
+        "with the best trial's values (by validation mean IoU), which replace the config's.",
+        json_schema_extra=flag("--tune", "yes|no"),
+    )
+    reuse: bool = Field(
+        False,
+        description="Without --tune: train with the latest search's best values in this "
+        "pipeline's metadata store (a Resolver); the config's values when there is none yet.",
+        json_schema_extra=flag("--reuse-tuning", "yes|no"),
+    )
 
 
 class EvaluationSettings(Section):
@@ -291,6 +314,7 @@ class PipelineConfig(BaseModel):
     dataset: DatasetSettings = Field(default_factory=DatasetSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
+    tuning: TuningSettings = Field(default_factory=TuningSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
     push: PushSettings = Field(default_factory=PushSettings)
     tflite: TfliteSettings = Field(default_factory=TfliteSettings)
@@ -462,6 +486,15 @@ def validate(config: PipelineConfig) -> PipelineConfig:
             "but with --encoder-weights none the encoder already trains; "
             "set --fine-tune-epochs 0 or --freeze-encoder yes"
         )
+    tuning = config.tuning
+    if tuning.enabled and tuning.reuse:
+        raise ConfigError(
+            "--reuse-tuning: a run with --tune yes trains with its own search's result; "
+            "set --tune no to reuse the latest one, or --reuse-tuning no"
+        )
+    problem = search_problem(tuning, config.model, config.training)
+    if problem and tuning.enabled:
+        raise ConfigError(f"{where('tuning', 'hyperparameters')}: {problem}; got {tuning.hyperparameters}")
     return config
 
 

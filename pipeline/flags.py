@@ -20,6 +20,7 @@ PIPELINE_SECTIONS = (
     "dataset",
     "model",
     "training",
+    "tuning",
     "evaluation",
     "push",
     "tflite",

@@ -2,8 +2,8 @@
 
 A person watching a run wants one number per step, not a path: how many records were kept and
 why others were left out, whether the schema found anomalies, which epoch the Trainer kept and
-how good it was, whether the model was blessed and why, which version was pushed, which phone
-model ships.
+how good it was, what the hyperparameter search tried and chose, whether the model was blessed
+and why, which version was pushed, which phone model ships.
 """
 
 import os
@@ -12,12 +12,14 @@ from typing import Dict, Tuple
 from tfx.types.artifact import Artifact
 
 from components.run_report.component import read_json
+from components.run_report.tuning import read_best_hyperparameters, read_tuner_results, tuning_summary
 from components.shared.metrics_reader import candidate_metrics, read_metrics
 from contract.datasets import dataset_facts
 from contract.names import TFLITE_MODEL_TYPE_NAME, TFLITE_SCORES_FILE
 from pipeline.config import PipelineConfig
+from pipeline.pipeline import LATEST_TUNING_RESOLVER
 from pipeline.run_outputs import anomalies_by_split, node_outputs, quality_report, training_result
-from pipeline.run_summary import describe_tflite
+from pipeline.run_summary import describe_tflite, describe_tuning
 
 
 def _examples(artifacts: Dict[str, Artifact]) -> str:
@@ -89,6 +91,19 @@ def _resolver(artifacts: Dict[str, Artifact]) -> str:
     return f"last blessed model: {os.path.basename(model.uri)}" if model else "no blessed model yet"
 
 
+def _tuning(artifacts: Dict[str, Artifact], source: str) -> str:
+    """The search's trials, best score and chosen values (the Tuner's, or the reused ones)."""
+    best, results = artifacts.get("HyperParameters"), artifacts.get("TunerResults")
+    if best is None:
+        return describe_tuning({})
+    summary = tuning_summary(
+        {"source": source},
+        read_best_hyperparameters(best.uri),
+        read_tuner_results(results.uri) if results else None,
+    )
+    return describe_tuning(summary)
+
+
 def figure(node: str, artifacts: Dict[str, Artifact], config: PipelineConfig) -> str:
     """The one-line key figure of a finished node ('' when it has none)."""
     if node == "TfdsExampleGen":
@@ -105,6 +120,10 @@ def figure(node: str, artifacts: Dict[str, Artifact], config: PipelineConfig) ->
         return _tflite(artifacts)
     if node == "latest_blessed_model_resolver":
         return _resolver(artifacts)
+    if node == "Tuner":
+        return _tuning(artifacts, "search")
+    if node == LATEST_TUNING_RESOLVER:
+        return _tuning(artifacts, "reused")
     if node in ("ImportSchemaGen", "SchemaGen"):
         return "schema imported" if node == "ImportSchemaGen" else "schema inferred"
     return ""

@@ -1,16 +1,19 @@
 """The segmentation pipeline's DAG, built from one PipelineConfig.
 
 ExampleGen (TFDS, with the bad-data gate) → StatisticsGen → SchemaGen (checked-in schema
-imported, or inferred) → ExampleValidator; Transform (decode, resize, normalise) → Trainer →
-Evaluator (against the latest blessed model, found by a Resolver) → Pusher (blessed only) →
+imported, or inferred) → ExampleValidator; Transform (decode, resize, normalise) → [Tuner] →
+Trainer → Evaluator (against the latest blessed model, found by a Resolver) → Pusher (blessed only) →
 TfliteExport (the phone model: converted, scored, gated, pushed beside the SavedModel) →
 RunReport (the run summary and the report, in its artifact).
+With --tune the Tuner searches hyperparameters on the same splits as the Trainer and hands it
+the best values; with --reuse-tuning a Resolver hands it the latest search's instead.
 The same function feeds the local runner and the Vertex AI compiler, so every orchestrator
 runs the same DAG.
 """
 
+import json
 import os
-from typing import Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from tfx import v1 as tfx
 from tfx.dsl.components.base.base_node import BaseNode
@@ -26,12 +29,19 @@ from contract.names import EVAL_SPLIT, TRAIN_SPLIT, VALIDATION_SPLIT
 from pipeline.config import PipelineConfig
 from pipeline.errors import ConfigError
 from trainer.fingerprint import source_fingerprint
-from trainer.settings import TrainerSettings
+from trainer.hyperparameters import searched
+from trainer.settings import TUNING_KEY, SearchSettings, TrainerSettings
+
+# The Tuner's outputs (and the reuse Resolver's, by the same keys), and the Resolver's node id.
+HYPERPARAMETERS, TUNER_RESULTS = "best_hyperparameters", "tuner_results"
+LATEST_TUNING_RESOLVER = "latest_tuning_resolver"
 
 # How an orchestrator swaps in its own Trainer or Pusher (Vertex AI: pipeline/vertex_runner.py).
 # A trainer factory takes tfx.components.Trainer's keyword arguments; a pusher factory takes the
 # model and blessing channels. None keeps the local ones.
 TrainerFactory = Callable[..., BaseNode]
+# A tuner factory takes tfx.components.Tuner's keyword arguments (Vertex AI: the Google Cloud Tuner).
+TunerFactory = Callable[..., BaseNode]
 PusherFactory = Callable[[tfx.dsl.Channel, tfx.dsl.Channel], BaseNode]
 
 
@@ -39,6 +49,7 @@ def create_components(
     config: PipelineConfig,
     trainer_factory: Optional[TrainerFactory] = None,
     pusher_factory: Optional[PusherFactory] = None,
+    tuner_factory: Optional[TunerFactory] = None,
 ) -> List[BaseNode]:
     """The pipeline's components, wired in order."""
     example_gen = TfdsExampleGen(
@@ -79,21 +90,33 @@ def create_components(
     )
     latest_blessed = latest_blessed_model_resolver()
     warm_start = config.training.warm_start_from_blessed
+    settings = TrainerSettings(model=config.model, training=config.training, dataset=config.dataset.name)
+    # Fit on train; pick the epoch (early stopping, schedules) and score trials on validation,
+    # never on eval.
+    splits = {
+        "examples": transform.outputs["transformed_examples"],
+        "transform_graph": transform.outputs["transform_graph"],
+        "schema": schema_gen.outputs["schema"],
+        "base_model": latest_blessed.outputs["model"] if warm_start else None,
+        "train_args": tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
+        "eval_args": tfx.proto.EvalArgs(splits=[VALIDATION_SPLIT]),
+    }
+    tuning: List[BaseNode] = []
+    if config.tuning.enabled:
+        tuning = [
+            (tuner_factory or tfx.components.Tuner)(
+                tuner_fn="trainer.tuning.tuner_fn",
+                custom_config={**settings.to_custom_config(), **tuner_custom_config(config), "code": code},
+                **splits,
+            )
+        ]
+    elif config.tuning.reuse:
+        tuning = [latest_tuning_resolver()]
     trainer = (trainer_factory or tfx.components.Trainer)(
         run_fn="trainer.task.run_fn",
-        examples=transform.outputs["transformed_examples"],
-        transform_graph=transform.outputs["transform_graph"],
-        schema=schema_gen.outputs["schema"],
-        base_model=latest_blessed.outputs["model"] if warm_start else None,
-        # Fit on train; pick the epoch (early stopping, schedules) on validation, never on eval.
-        train_args=tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
-        eval_args=tfx.proto.EvalArgs(splits=[VALIDATION_SPLIT]),
-        custom_config={
-            **TrainerSettings(
-                model=config.model, training=config.training, dataset=config.dataset.name
-            ).to_custom_config(),
-            "code": code,
-        },
+        hyperparameters=tuning[0].outputs[HYPERPARAMETERS] if tuning else None,
+        custom_config={**settings.to_custom_config(), "code": code},
+        **splits,
     )
     return [
         example_gen,
@@ -101,11 +124,35 @@ def create_components(
         schema_gen,
         example_validator,
         transform,
+        *tuning,
         trainer,
         *release_components(
-            config, example_gen.outputs["examples"], trainer.outputs["model"], pusher_factory, latest_blessed
+            config,
+            example_gen.outputs["examples"],
+            trainer.outputs["model"],
+            pusher_factory,
+            latest_blessed,
+            tuning=tuning[0] if tuning else None,
         ),
     ]
+
+
+def tuner_custom_config(config: PipelineConfig) -> Dict[str, Any]:
+    """The search's settings, beside the Trainer's in the Tuner's custom_config."""
+    search = SearchSettings.model_validate(config.tuning.model_dump(include=set(SearchSettings.model_fields)))
+    return {TUNING_KEY: search.model_dump()}
+
+
+def latest_tuning_resolver() -> BaseNode:
+    """The latest search's best hyperparameters and its trials in this pipeline's metadata store
+    (each the newest artifact of its type; one Tuner run writes both), for --reuse-tuning."""
+    return tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
+        **{
+            HYPERPARAMETERS: tfx.dsl.Channel(type=tfx.types.standard_artifacts.HyperParameters),
+            TUNER_RESULTS: tfx.dsl.Channel(type=tfx.types.standard_artifacts.TunerResults),
+        },
+    ).with_id(LATEST_TUNING_RESOLVER)
 
 
 def latest_blessed_model_resolver() -> BaseNode:
@@ -123,6 +170,7 @@ def release_components(
     model: tfx.dsl.Channel,
     pusher_factory: Optional[PusherFactory] = None,
     latest_blessed: Optional[BaseNode] = None,
+    tuning: Optional[BaseNode] = None,
 ) -> List[BaseNode]:
     """What decides and ships: Resolver → Evaluator → Pusher → TfliteExport (unless --tflite no)
     → RunReport, for any model channel."""
@@ -179,12 +227,32 @@ def release_components(
         blessing=evaluator.outputs["blessing"],
         pushed_model=pusher.outputs["pushed_model"],
         tflite_model=phone[0].outputs["tflite_model"] if phone else None,
+        hyperparameters=tuning.outputs[HYPERPARAMETERS] if tuning else None,
+        tuner_results=tuning.outputs[TUNER_RESULTS] if tuning else None,
+        tuning=tuning_description(config) if tuning else "",
         dataset=config.dataset.name,
         pipeline_name=config.output.pipeline_name,
         min_mean_iou=config.evaluation.min_mean_iou,
         min_improvement=config.evaluation.min_improvement,
     )
     return [latest_blessed, evaluator, pusher, *phone, run_report]
+
+
+def tuning_description(config: PipelineConfig) -> str:
+    """How this run got its hyperparameters, for the run summary (JSON): its own search, with
+    its settings, or the latest one reused."""
+    tuning = config.tuning
+    if tuning.enabled:
+        return json.dumps(
+            {
+                "source": "search",
+                "algorithm": tuning.algorithm,
+                "max_trials": tuning.trials,
+                "epochs_per_trial": tuning.epochs,
+                "searched": searched(tuning, config.model),
+            }
+        )
+    return json.dumps({"source": "reused"})
 
 
 def trainer_settings(config: PipelineConfig) -> TrainerSettings:

@@ -33,6 +33,8 @@ from pipeline.config import PipelineConfig
 from pipeline.run_summary import summary_path
 
 _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+# What a Resolver node found is recorded as its execution's internal outputs.
+_NODE_OUTPUT_EVENTS = (*_OUTPUT_EVENTS, metadata_store_pb2.Event.INTERNAL_OUTPUT)
 
 
 def latest_artifacts(config: PipelineConfig) -> Dict[str, Artifact]:
@@ -65,7 +67,7 @@ def latest_artifacts(config: PipelineConfig) -> Dict[str, Artifact]:
 
 def node_outputs(config: PipelineConfig, node: str) -> Tuple[str, Dict[str, Artifact]]:
     """How a node's latest execution ended (MLMD's state name: COMPLETE, CACHED, FAILED, ...)
-    and its output artifacts by type name ({} before it ever ran)."""
+    and its output artifacts by type name ({} before it ever ran; a Resolver's: what it found)."""
     store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(config.metadata_path))
     context = store.get_context_by_type_and_name("node", f"{config.output.pipeline_name}.{node}")
     executions = store.get_executions_by_context(context.id) if context else []
@@ -73,7 +75,7 @@ def node_outputs(config: PipelineConfig, node: str) -> Tuple[str, Dict[str, Arti
         return "NEW", {}
     latest = max(executions, key=lambda execution: execution.id)
     produced = [
-        e.artifact_id for e in store.get_events_by_execution_ids([latest.id]) if e.type in _OUTPUT_EVENTS
+        e.artifact_id for e in store.get_events_by_execution_ids([latest.id]) if e.type in _NODE_OUTPUT_EVENTS
     ]
     types = {t.id: t for t in store.get_artifact_types()}
     artifacts = {

@@ -19,7 +19,7 @@ from contract.names import DATA_QUALITY_REPORT
 from pipeline.config import PipelineConfig
 from pipeline.console import captured_output, new_run_id
 from pipeline.errors import ConfigError
-from pipeline.run_summary import describe_tflite, load_summary, summary_path
+from pipeline.run_summary import describe_tflite, describe_tuning, load_summary, summary_path
 from pipeline.run_view import RunView, duration
 from serving.tf_errors import one_line
 
@@ -47,6 +47,8 @@ def summary_lines(config: PipelineConfig) -> List[str]:
         )
     summary = load_summary(config.output_dir)
     if summary:
+        if summary.get("tuning"):
+            lines.append(f"hyperparameter search: {describe_tuning(summary['tuning'])}")
         overall = summary["metrics"]["overall"]
         if "mean_iou" in overall:
             classes = ", ".join(f"{name} {value:.3f}" for name, value in overall.get("iou", {}).items())

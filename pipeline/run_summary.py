@@ -45,6 +45,25 @@ def describe_tflite(tflite: Dict[str, Any]) -> str:
     return f"{gate['shipped']} ships (mean IoU: {', '.join(scores)}); {where}"
 
 
+def _hyperparameter(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def describe_tuning(tuning: Dict[str, Any]) -> str:
+    """The search in one line: trials, the best validation mean IoU and the values the Trainer
+    used ('2 trials, best validation mean IoU 0.412: learning_rate 0.00123, batch_size 16, ...')."""
+    best = tuning.get("best_hyperparameters")
+    if not best:
+        return "no search result in this pipeline's metadata store yet: trained with the config's values"
+    trials = tuning.get("trials") or []
+    head = f"{len(trials)} trial{'' if len(trials) == 1 else 's'}"
+    if tuning.get("best_score") is not None:
+        head += f", best validation mean IoU {tuning['best_score']:.3f}"
+    if tuning.get("source") == "reused":
+        head = f"reused the latest search ({head})"
+    return f"{head}: " + ", ".join(f"{name} {_hyperparameter(value)}" for name, value in best.items())
+
+
 def format_metrics_table(summary: dict) -> str:
     """The latest run's metrics: one row per slice, one column per metric and class."""
     overall = summary["metrics"]["overall"]
@@ -70,4 +89,6 @@ def format_metrics_table(summary: dict) -> str:
     if summary.get("tflite"):
         lines.append(f"phone model (TFLite): {describe_tflite(summary['tflite'])}")
         lines.append(f"  {summary['tflite']['gate']['reason']}")
+    if summary.get("tuning"):
+        lines.append(f"hyperparameter search: {describe_tuning(summary['tuning'])}")
     return "\n".join(lines)

@@ -2,8 +2,10 @@
 while the Trainer trains.
 
 In a terminal (rich): a spinner and the elapsed time for the running component, and for the
-Trainer a bar of epochs and one of the current epoch's batches, with rate and time left; each
-component's line stays when it ends: done, cached or failed, its seconds, and its key figure.
+Trainer (and each of the Tuner's trials) a bar of epochs and one of the current epoch's batches,
+with rate and time left; each component's line stays when it ends: done, cached or failed, its
+seconds, and its key figure. A trial of the Tuner's search adds a line with its values when it
+starts and one with its validation mean IoU when it ends.
 Anywhere else (CI, cron, `tfx run create`, a pipe): plain timestamped lines, one per event,
 without control characters.
 
@@ -115,8 +117,12 @@ class RunView:
         return node
 
     def training(self, progress: Dict[str, Any]) -> None:
-        """An epoch or batch the Trainer reported (trainer/progress.py)."""
+        """An epoch or batch the Trainer reported (trainer/progress.py), or a trial of the
+        Tuner's search starting or ending (trainer/tuning.py)."""
         event, phase, epochs = progress["event"], progress["phase"], progress.get("epochs")
+        if event in ("trial_start", "trial_end", "trial_failed"):
+            self._trial(progress)
+            return
         if event == "epoch_end":
             shown = _epoch_metrics(progress.get("metrics", {}))
             self.line(
@@ -137,6 +143,25 @@ class RunView:
             self._progress.update(self._batch_task, completed=progress["step"])
         elif event == "epoch_end" and self._epoch_task is not None:
             self._progress.update(self._epoch_task, completed=progress["epoch"])
+
+    def _trial(self, progress: Dict[str, Any]) -> None:
+        """'  trial 1/2: learning_rate 0.00123, ...', then its score (or why it failed); each trial
+        gets fresh bars."""
+        event, where = progress["event"], f"  trial {progress['trial']}/{progress.get('trials')}"
+        if event == "trial_start":
+            values = progress.get("values") or {}
+            shown = ", ".join(
+                f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items()
+            )
+            self.line(f"{where}: {shown}")
+            for task in (self._epoch_task, self._batch_task):
+                if task is not None:
+                    self._progress.remove_task(task)
+            self._epoch_task = self._batch_task = None
+        elif event == "trial_end":
+            self.line(f"{where}: validation mean IoU {progress['score']:.3f}")
+        else:
+            self.line(f"{where} failed: {progress.get('reason', '')}")
 
     def _clear_tasks(self) -> None:
         for task in (self._node_task, self._epoch_task, self._batch_task):

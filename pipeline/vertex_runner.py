@@ -17,6 +17,14 @@ Dockerfile), and these parts differ from the local run:
   job hands it to `trainer.task.run_fn` as `fn_args.custom_config`. With several workers
   Vertex sets TF_CONFIG (pool 0 = "chief", pool 1 = "worker") and trainer/distribution.py
   picks MultiWorkerMirroredStrategy.
+- Tuner (with --tune yes): `tfx.extensions.google_cloud_ai_platform.Tuner`, which starts one
+  Vertex AI custom job of --tune-parallel-trials machines, each a training worker's
+  (--trainer-machine-type, --accelerator-count --accelerator-type GPUs, the pipeline image). The
+  first also runs KerasTuner's chief oracle; every machine asks it for trials and runs them
+  one at a time (trainer/tuning.py, on its own GPUs: TF_CONFIG is ignored there). The custom
+  config is the local Tuner's plus the ai_platform_* keys, its tune_args carry
+  num_parallel_trials. With --reuse-tuning, the Resolver (LatestArtifactStrategy, which
+  KubeflowV2 compiles) finds the latest search in Vertex's metadata store.
 - Beam components (ExampleGen, StatisticsGen, Transform, Evaluator): with --use-dataflow yes
   they run on Dataflow with the pipeline image as the workers' SDK container
   (--sdk_container_image), so the workers have this package and its pinned dependencies
@@ -47,13 +55,14 @@ from tfx import v1 as tfx
 from tfx.dsl.components.base.base_node import BaseNode
 from tfx.extensions.google_cloud_ai_platform import constants as aip_constants
 from tfx.extensions.google_cloud_ai_platform.trainer import executor as aip_trainer_executor
+from tfx.extensions.google_cloud_ai_platform.tuner import executor as aip_tuner_executor
 from tfx.orchestration.kubeflow.v2 import compiler_utils
 from tfx.utils import import_utils
 
 from pipeline import vertex_jobs
 from pipeline.config import BEAM_WORKER_PLUGIN, PipelineConfig
 from pipeline.errors import ConfigError
-from pipeline.pipeline import PusherFactory, TrainerFactory, create_components
+from pipeline.pipeline import PusherFactory, TrainerFactory, TunerFactory, create_components
 from pipeline.vertex_settings import REPOSITORY_DIR, validate_vertex
 from trainer.settings import ENCODER_WEIGHTS
 
@@ -63,6 +72,7 @@ IMAGE_REPOSITORY_DIR = "/pipeline"
 ENABLE_VERTEX_KEY = aip_constants.ENABLE_VERTEX_KEY  # ai_platform_enable_vertex
 VERTEX_REGION_KEY = aip_constants.VERTEX_REGION_KEY  # ai_platform_vertex_region
 TRAINING_ARGS_KEY = aip_trainer_executor.TRAINING_ARGS_KEY  # ai_platform_training_args
+TUNING_ARGS_KEY = aip_tuner_executor.TUNING_ARGS_KEY  # ai_platform_tuning_args
 SERVING_ARGS_KEY = aip_constants.SERVING_ARGS_KEY  # ai_platform_serving_args
 SERVING_IMAGE_KEY = aip_constants.VERTEX_CONTAINER_IMAGE_URI_KEY  # ai_platform_vertex_container_image_uri
 
@@ -177,6 +187,43 @@ def training_custom_config(config: PipelineConfig) -> Dict[str, Any]:
         VERTEX_REGION_KEY: config.vertex.region,
         TRAINING_ARGS_KEY: training_args,
     }
+
+
+def tuning_custom_config(config: PipelineConfig) -> Dict[str, Any]:
+    """The ai_platform_* keys of the Vertex Tuner's custom_config: one Vertex AI custom job whose
+    --tune-parallel-trials machines (pool 0 the chief, pool 1 the rest) each run trials; every
+    machine is a training worker's (type and GPUs), running the pipeline image."""
+    chief, *_ = worker_pool_specs(config)
+    pools = [chief]
+    if config.vertex.tune_parallel_trials > 1:
+        pools.append({**chief, "replica_count": config.vertex.tune_parallel_trials - 1})
+    job_spec: Dict[str, Any] = {"worker_pool_specs": pools}
+    if config.vertex.service_account:
+        job_spec["service_account"] = config.vertex.service_account
+    return {
+        ENABLE_VERTEX_KEY: True,
+        VERTEX_REGION_KEY: config.vertex.region,
+        # A CustomJob ({"job_spec": ...}): the extension sizes pool 1 from num_parallel_trials there.
+        TUNING_ARGS_KEY: {"project": config.vertex.project, "job_spec": job_spec},
+    }
+
+
+def vertex_tuner(config: PipelineConfig) -> TunerFactory:
+    """Makes the Tuner a Vertex AI job of parallel tuning workers (KerasTuner's chief oracle on
+    the first); the search's settings stay in custom_config."""
+    vertex_keys = tuning_custom_config(config)
+
+    def make(*, custom_config: Dict[str, Any], **kwargs: Any) -> BaseNode:
+        clash = sorted(set(custom_config) & set(vertex_keys))
+        if clash:
+            raise VertexCompileError(f"Tuner custom_config keys {clash} clash with Vertex AI's")
+        return tfx.extensions.google_cloud_ai_platform.Tuner(
+            custom_config={**custom_config, **vertex_keys},
+            tune_args=tfx.proto.TuneArgs(num_parallel_trials=config.vertex.tune_parallel_trials),
+            **kwargs,
+        )
+
+    return make
 
 
 def vertex_trainer(config: PipelineConfig) -> TrainerFactory:
@@ -306,6 +353,7 @@ def create_vertex_pipeline(config: PipelineConfig) -> Tuple[tfx.dsl.Pipeline, Ve
         vertex_config,
         trainer_factory=vertex_trainer(vertex_config),
         pusher_factory=vertex_pusher(vertex_config),
+        tuner_factory=vertex_tuner(vertex_config),
     )
     check_artifact_types(components)
     pipeline = tfx.dsl.Pipeline(

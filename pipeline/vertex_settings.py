@@ -72,6 +72,14 @@ class VertexSettings(Section):
         description="Training workers; more than 1 trains with MultiWorkerMirroredStrategy.",
         json_schema_extra=flag("--replica-count", "N"),
     )
+    tune_parallel_trials: int = Field(
+        1,
+        ge=1,
+        le=100,
+        description="With --tune yes: trials run at once, each on its own tuning worker (a machine "
+        "like a training worker: --trainer-machine-type with the same GPUs).",
+        json_schema_extra=flag("--tune-parallel-trials", "N"),
+    )
     use_dataflow: bool = Field(
         False,
         description="Run ExampleGen, StatisticsGen, Transform and Evaluator on Dataflow.",
@@ -251,6 +259,13 @@ def validate_vertex(config: Any, *, need_cron: bool = False) -> Any:
             value = getattr(vertex, name)
             required = "is required and " if value == "" and name != "schedule_cron" else ""
             raise ConfigError(f"{_where(name)}: {required}{problem}; got {value!r}")
+
+    tuning = getattr(config, "tuning", None)
+    if tuning is not None and tuning.enabled and vertex.tune_parallel_trials > tuning.trials:
+        raise ConfigError(
+            f"{_where('tune_parallel_trials')}: at most --tune-trials ({tuning.trials}) trials can "
+            f"run at once; more workers would only wait; got {vertex.tune_parallel_trials}"
+        )
 
     # Settings of the other sections that name places Vertex's machines cannot see.
     def bad(flag_name: str, problem: str, value: Any) -> ConfigError:

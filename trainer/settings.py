@@ -231,6 +231,71 @@ class TrainingSettings(Section):
         return value
 
 
+# The hyperparameters the Tuner can search (trainer/hyperparameters.py defines their ranges and
+# what each changes in TrainingSettings).
+HYPERPARAMETERS = (
+    "learning_rate",
+    "batch_size",
+    "loss",
+    "class_weights",
+    "augment_strength",
+    "fine_tune_epochs",
+    "fine_tune_from",
+)
+# Where the search's settings travel in the Tuner's custom_config, beside the Trainer's.
+TUNING_KEY = "tuning"
+
+
+class SearchSettings(Section):
+    """Hyperparameter search: what the Tuner tries (with --tune yes), scored on the validation split."""
+
+    hyperparameters: List[str] = Field(
+        default_factory=list,
+        description="Hyperparameters to search (repeatable, or comma-separated): "
+        f"{', '.join(HYPERPARAMETERS)}; empty = every one that applies (the fine-tuning ones need a "
+        "frozen pretrained encoder). A tuned value replaces the config's setting of that name "
+        "(class_weights: none or balanced replaces --class-weights and --balance-classes).",
+        json_schema_extra=flag("--tune-hyperparameters", "NAME[,NAME]", "all that apply"),
+    )
+    trials: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="Trial budget: the most models the search trains.",
+        json_schema_extra=flag("--tune-trials", "N"),
+    )
+    epochs: int = Field(
+        3,
+        ge=1,
+        le=1000,
+        description="Training epochs of each trial (hyperband: the most a trial gets), before any "
+        "fine-tuning epochs; the Trainer still trains --epochs.",
+        json_schema_extra=flag("--tune-epochs", "N"),
+    )
+    algorithm: Literal["random", "bayesian", "hyperband"] = Field(
+        "random",
+        description="Search algorithm (KerasTuner's oracles): random; bayesian (Gaussian process "
+        "after random first trials); hyperband (many short trials, the best trained longer).",
+        json_schema_extra=flag("--tune-algorithm"),
+    )
+
+    @field_validator("hyperparameters", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        items = [value] if isinstance(value, str) else value
+        if isinstance(items, list):
+            return [part.strip() for item in items for part in str(item).split(",") if part.strip()]
+        return value
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _known(cls, value: List[str]) -> List[str]:
+        unknown = [name for name in value if name not in HYPERPARAMETERS]
+        if unknown:
+            raise ValueError(f"unknown {', '.join(unknown)}: must be names from {', '.join(HYPERPARAMETERS)}")
+        return list(dict.fromkeys(value))
+
+
 class TrainerSettings(BaseModel):
     """What `run_fn` receives in custom_config: the model and training sections and the dataset."""
 

@@ -2,14 +2,17 @@
 
 TFX's Trainer calls `run_fn(fn_args)`; every setting arrives in `fn_args.custom_config` as the
 model and training sections of trainer/settings.py plus the dataset's name, so the pipeline's
-one config file drives training too. It fits on the train split and picks its epoch on the
-validation split (`fn_args.eval_files`: the pipeline hands the Trainer the validation split, and
-only the Evaluator ever reads the eval split). Outputs, next to the exported SavedModel:
+one config file drives training too; the Tuner's best values (`fn_args.hyperparameters`, with
+--tune or --reuse-tuning) replace the settings they name (trainer/hyperparameters.py). It fits
+on the train split and picks its epoch on the validation split (`fn_args.eval_files`: the
+pipeline hands the Trainer the validation split, and only the Evaluator ever reads the eval
+split). Outputs, next to the exported SavedModel:
     Format-Serving/           the SavedModel with serving_default, transform_features, predict_images
     Format-Keras/weights.*    the weights (TF checkpoint, works on GCS), for warm starts
     trainable_layers.txt|json which blocks train and which are frozen (parameter counts)
     history.json              loss, pixel accuracy and mean IoU per epoch (train and validation),
-                              the epoch whose weights were kept, the class weights, the warm start
+                              the epoch whose weights were kept, the class weights, the warm start,
+                              the tuned hyperparameters applied (values and the settings they set)
 and TensorBoard logs in the model run directory.
 
 `fit_model` is the training itself, shared with `make bench`'s ablation so that the benchmark
@@ -33,6 +36,7 @@ from contract.names import HISTORY_FILE, KERAS_DIR, TRAINABLE_LAYERS, WEIGHTS_FI
 from trainer import distribution
 from trainer.data import balanced_class_weights, load_split, make_dataset
 from trainer.export import export_saved_model
+from trainer.hyperparameters import apply_hyperparameters, values_of
 from trainer.losses import segmentation_loss
 from trainer.models import build_model, format_trainable_summary, trainable_summary, unfreeze_encoder_from
 from trainer.progress import ProgressReporter
@@ -214,7 +218,12 @@ def write_text(path: str, text: str) -> None:
 
 def run_fn(fn_args: FnArgs) -> None:
     """TFX Trainer entry point."""
-    settings = TrainerSettings.from_custom_config(fn_args.custom_config)
+    tuned = values_of(fn_args.hyperparameters)  # the Tuner's best values, when it has any
+    settings, applied = apply_hyperparameters(
+        TrainerSettings.from_custom_config(fn_args.custom_config), tuned
+    )
+    if tuned:
+        logging.info("tuned hyperparameters %s set %s", tuned, applied)
     training = settings.training
     num_classes = dataset_facts(settings.dataset).num_classes
     strategy, plan = distribution.choose_strategy()  # first: it configures TensorFlow's context
@@ -255,6 +264,7 @@ def run_fn(fn_args: FnArgs) -> None:
             "warm_started_from": warm_start,
             "train_examples": len(train[0]),
             "validation_examples": len(validation[0]),
+            "hyperparameters": {"values": tuned, "settings": applied} if tuned else None,
         }
     )
     write_text(os.path.join(model_dir, HISTORY_FILE), json.dumps(history, indent=2))

@@ -2,7 +2,8 @@
 
 It runs after the Pusher (and TfliteExport), so its summary holds the whole story of the run:
 data quality, training, metrics overall and per slice (by name), the blessing with its reason,
-the pushed version or null, and the phone model's variants, scores and gate. Both land in its
+the pushed version or null, the phone model's variants, scores and gate, and the hyperparameter
+search's trials and chosen values (with --tune or --reuse-tuning). Both land in its
 own artifact only, as every TFX component's outputs must (a write outside the artifact is
 skipped when the node is cached, and has no place on Vertex):
 RUN_REPORT/run_summary.json and RUN_REPORT/report/. The local runner copies them to
@@ -24,6 +25,7 @@ from tfx.utils import io_utils, path_utils
 
 from components.run_report.blessing import blessing_decision
 from components.run_report.render import Sample, write_report
+from components.run_report.tuning import read_best_hyperparameters, read_tuner_results, tuning_summary
 from components.shared.examples_io import split_records
 from components.shared.metrics_reader import candidate_metrics, read_metrics
 from components.shared.scores import majority_class_scores
@@ -118,10 +120,15 @@ def RunReport(
     min_mean_iou: Parameter[float],
     min_improvement: Parameter[float],
     tflite_model: InputArtifact[TfliteModelArtifact] = None,
+    hyperparameters: InputArtifact[standard_artifacts.HyperParameters] = None,
+    tuner_results: InputArtifact[standard_artifacts.TunerResults] = None,
+    tuning: Parameter[str] = "",
     num_samples: Parameter[int] = 8,
 ) -> None:
     """Writes the run summary and the report into the RunReport artifact (with the phone model's
-    scores and gate when TfliteExport ran)."""
+    scores and gate when TfliteExport ran, and the hyperparameter search's trials and choice
+    when the Trainer got tuned values: `tuning` is the pipeline's JSON description of where
+    they came from, empty without --tune or --reuse-tuning)."""
     facts = dataset_facts(dataset)
     tflite = read_json(os.path.join(tflite_model.uri, TFLITE_SCORES_FILE)) if tflite_model else None
     by_model = read_metrics(evaluation.uri, facts)
@@ -139,6 +146,20 @@ def RunReport(
     majority = majority_class_scores(np.asarray(matrix)) if matrix is not None else None
     history = read_json(os.path.join(model.uri, HISTORY_FILE))
     quality = read_json(os.path.join(examples.uri, DATA_QUALITY_REPORT))
+    searched = (
+        tuning_summary(
+            json.loads(tuning),
+            read_best_hyperparameters(hyperparameters.uri) if hyperparameters else None,
+            read_tuner_results(tuner_results.uri) if tuner_results else None,
+            history,
+            {
+                "best_hyperparameters": hyperparameters.uri if hyperparameters else None,
+                "tuner_results": tuner_results.uri if tuner_results else None,
+            },
+        )
+        if tuning
+        else None
+    )
 
     samples = eval_samples(examples, path_utils.serving_model_path(model.uri), num_samples)
     scratch = tempfile.mkdtemp(prefix="segpipe-report-")  # matplotlib writes local files
@@ -150,6 +171,7 @@ def RunReport(
                 "blessing": decision,
                 "majority_class_baseline": majority,
                 "tflite": tflite,
+                "tuning": searched,
             },
             history=history,
             samples=samples,
@@ -175,11 +197,13 @@ def RunReport(
         "data_quality": _quality_summary(quality) if quality else None,
         "report": os.path.join(report.uri, REPORT_DIR, REPORT_INDEX),
         "tflite": tflite,  # the phone model: variants, scores, the gate's choice and reason, push
+        "tuning": searched,  # the hyperparameter search: trials, scores, the values trained with
         "artifacts": {
             "examples": examples.uri,
             "model": model.uri,
             "evaluation": evaluation.uri,
             "tflite_model": tflite_model.uri if tflite_model else None,
+            "best_hyperparameters": hyperparameters.uri if hyperparameters else None,
             "report": report.uri,
         },
     }

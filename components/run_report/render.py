@@ -13,7 +13,8 @@ samples into a folder:
     overlays/<name>.png   input | truth | prediction for each sample     (needs samples)
 
 Optional inputs that are missing (history, slices, blessing, baseline, the phone model's scores
-under metrics["tflite"], samples) leave their section out with a note saying so. Inconsistent
+under metrics["tflite"], the hyperparameter search under metrics["tuning"], samples) leave their
+section out with a note saying so. Inconsistent
 inputs (a confusion matrix or class ids that do not fit class_names) raise ValueError before
 anything is written. The folder is built next to
 out_dir and renamed into place (components/shared/atomic.py), so readers never see a
@@ -147,6 +148,7 @@ def _render(
         ("Confusion matrix", _confusion_section(directory, overall, class_names)),
         ("Training", _training_section(directory, history, majority)),
         ("Slices", _slices_section(directory, metrics.get("slices") or {}, overall, class_names)),
+        ("Hyperparameter search", _tuning_section(metrics.get("tuning"))),
         ("Phone model (TFLite)", _tflite_section(metrics.get("tflite"), class_names)),
         ("Samples", _samples_section(directory, samples, class_names)),
     ]
@@ -290,6 +292,53 @@ def _training_section(directory: str, history: Mapping[str, Any], majority: Mapp
         else f"{epochs} epochs."
     )
     return page.paragraph(kept_text) + page.image(CURVES_CHART, "loss, pixel accuracy and mean IoU per epoch")
+
+
+def _hyperparameter(value: Any) -> str:
+    """A tuned value as a person reads it: 3 significant digits for a float (0.00123)."""
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _tuning_section(tuning: Optional[Mapping[str, Any]]) -> str:
+    """Each trial's validation mean IoU and values, best first, and what the Trainer used."""
+    if not tuning:
+        return page.note("No hyperparameter search in this run (--tune no, --reuse-tuning no).")
+    best = tuning.get("best_hyperparameters")
+    if not best:
+        return page.note(
+            "--reuse-tuning found no search result in this pipeline's metadata store: the Trainer "
+            "trained with the config's values."
+        )
+    trials = tuning.get("trials") or []
+    if tuning.get("source") == "search":
+        how = (
+            f"This run searched with {tuning.get('algorithm')} search: {len(trials)} of at most "
+            f"{tuning.get('max_trials')} trials completed, {tuning.get('epochs_per_trial')} epoch(s) "
+            "each (plus any fine-tuning epochs a trial chose)."
+        )
+    else:
+        how = f"This run reused the latest search in the metadata store ({len(trials)} trials)."
+    chosen = ", ".join(f"{name} {_hyperparameter(value)}" for name, value in best.items())
+    text = (
+        f"{how} Each trial trained the Trainer's recipe on the train split and was scored by its "
+        "mean IoU on the validation split, at the epoch the Trainer would keep; the eval split "
+        f"above was never seen. The Trainer trained with the best trial's values: {chosen}."
+    )
+    if not trials:
+        return page.paragraph(text) + page.note("The search's per-trial results are not available.")
+    names = list(dict.fromkeys(name for trial in trials for name in trial.get("values", {})))
+    rows = [
+        (
+            f"{trial.get('number') or trial.get('trial_id')}"
+            + (" (best)" if trial.get("values") == best else ""),
+            _score(_number(trial.get("score"))),
+            *(_hyperparameter(trial.get("values", {}).get(name, "")) for name in names),
+        )
+        for trial in trials
+    ]
+    return page.paragraph(text) + page.table(("trial", "validation mean IoU", *names), rows)
 
 
 def _tflite_section(tflite: Optional[Mapping[str, Any]], class_names: Sequence[str]) -> str:

@@ -6,6 +6,7 @@ Trainer's way from the pipeline step to run_fn is replayed with the real TFX exe
 only the call that would start the Vertex AI job replaced.
 """
 
+import importlib
 import json
 import os
 from pathlib import Path
@@ -18,6 +19,7 @@ from tfx.dsl.io import fileio
 from tfx.extensions.google_cloud_ai_platform import runner as aip_runner
 from tfx.extensions.google_cloud_ai_platform import training_clients
 from tfx.extensions.google_cloud_ai_platform.trainer import executor as aip_trainer_executor
+from tfx.extensions.google_cloud_ai_platform.tuner import executor as aip_tuner_executor
 from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
 from tfx.scripts import run_executor
 from tfx.types import artifact, channel, standard_artifacts
@@ -28,7 +30,7 @@ from pipeline.config import build_config
 from pipeline.errors import ConfigError
 from pipeline.pipeline import create_components
 from pipeline.vertex_settings import validate_vertex
-from trainer.settings import TrainerSettings
+from trainer.settings import SearchSettings, TrainerSettings
 
 PROJECT = "my-project"
 REGION = "europe-west4"
@@ -590,3 +592,206 @@ def test_the_phone_model_stays_in_its_artifact_on_vertex(default_run):
     compiled, _ = default_run
     assert compiled.parameter("TfliteExport", "serving_base") == {"stringValue": ""}
     assert compiled.parameter("TfliteExport", "max_drop") == {"doubleValue": 0.01}
+
+
+# --- The hyperparameter search on Vertex AI: the Google Cloud Tuner extension ---------------------
+
+TUNED_DAG = DAG[:5] + ("Tuner",) + DAG[5:]
+
+
+@pytest.fixture(scope="module")
+def tuned_run(tmp_path_factory):
+    """--tune yes: 6 trials, 3 at once on V100 x2 workers, with a service account."""
+    out = tmp_path_factory.mktemp("vertex-tuned")
+    config = build_config(
+        overrides={
+            ("output", "output_dir"): str(out),
+            ("vertex", "project"): PROJECT,
+            ("vertex", "region"): REGION,
+            ("vertex", "gcs_root"): GCS_ROOT,
+            ("vertex", "image_uri"): IMAGE,
+            ("vertex", "accelerator_type"): "NVIDIA_TESLA_V100",
+            ("vertex", "accelerator_count"): 2,
+            ("vertex", "service_account"): SERVICE_ACCOUNT,
+            ("vertex", "tune_parallel_trials"): 3,
+            ("tuning", "enabled"): True,
+            ("tuning", "trials"): 6,
+            ("tuning", "epochs"): 2,
+            ("tuning", "algorithm"): "bayesian",
+        }
+    )
+    return Compiled(vertex_runner.compile_pipeline(config, str(out / "tuned.json"))), config
+
+
+def test_the_tuner_runs_before_the_trainer_and_hands_it_the_best_values(tuned_run):
+    compiled, _ = tuned_run
+    for name in TUNED_DAG:
+        assert any(task == name or task.startswith(name + "-") for task in compiled.tasks), name
+    assert compiled.container("Tuner")["args"][1] == (
+        "tfx.extensions.google_cloud_ai_platform.tuner.executor.Executor"
+    )
+    assert compiled.parameter("Tuner", "tuner_fn") == {"stringValue": "trainer.tuning.tuner_fn"}
+    assert json.loads(compiled.parameter("Tuner", "tune_args")["stringValue"]) == {"num_parallel_trials": 3}
+    # Fit on train, score trials on validation: the eval split stays the Evaluator's.
+    assert json.loads(compiled.parameter("Tuner", "train_args")["stringValue"]) == {"splits": ["train"]}
+    assert json.loads(compiled.parameter("Tuner", "eval_args")["stringValue"]) == {"splits": ["validation"]}
+    tuner_inputs = compiled.tasks["Tuner"]["inputs"]["artifacts"]
+    assert tuner_inputs["examples"]["taskOutputArtifact"] == {
+        "outputArtifactKey": "transformed_examples",
+        "producerTask": "Transform",
+    }
+    for consumer, key in (("Trainer", "hyperparameters"), ("RunReport", "hyperparameters")):
+        assert compiled.tasks[consumer]["inputs"]["artifacts"][key]["taskOutputArtifact"] == {
+            "outputArtifactKey": "best_hyperparameters",
+            "producerTask": "Tuner",
+        }
+    assert compiled.tasks["RunReport"]["inputs"]["artifacts"]["tuner_results"]["taskOutputArtifact"] == {
+        "outputArtifactKey": "tuner_results",
+        "producerTask": "Tuner",
+    }
+
+
+def test_parallel_trials_run_on_a_chief_and_a_pool_of_gpu_workers(tuned_run):
+    compiled, config = tuned_run
+    custom_config = compiled.custom_config("Tuner")
+    assert custom_config[vertex_runner.ENABLE_VERTEX_KEY] is True
+    assert custom_config[vertex_runner.VERTEX_REGION_KEY] == REGION
+    machine = {
+        "machine_type": "n1-standard-8",
+        "accelerator_type": "NVIDIA_TESLA_V100",
+        "accelerator_count": 2,
+    }
+    assert custom_config[vertex_runner.TUNING_ARGS_KEY] == {
+        "project": PROJECT,
+        "job_spec": {
+            "worker_pool_specs": [
+                {"machine_spec": machine, "replica_count": 1, "container_spec": {"image_uri": IMAGE}},
+                {"machine_spec": machine, "replica_count": 2, "container_spec": {"image_uri": IMAGE}},
+            ],
+            "service_account": SERVICE_ACCOUNT,
+        },
+    }
+    assert TrainerSettings.from_custom_config(custom_config) == TrainerSettings.from_custom_config(
+        compiled.custom_config("Trainer")
+    )
+    assert SearchSettings.model_validate(custom_config["tuning"]) == SearchSettings(
+        trials=6, epochs=2, algorithm="bayesian"
+    )
+    assert json.loads(compiled.parameter("RunReport", "tuning")["stringValue"])["source"] == "search"
+
+
+def test_one_parallel_trial_is_one_gpu_worker(tmp_path):
+    config = _config(tmp_path)
+    config.tuning.enabled = True
+    (pool,) = vertex_runner.tuning_custom_config(config)[vertex_runner.TUNING_ARGS_KEY]["job_spec"][
+        "worker_pool_specs"
+    ]
+    assert pool["replica_count"] == 1 and pool["machine_spec"]["accelerator_type"] == "NVIDIA_TESLA_T4"
+
+
+def test_more_parallel_trials_than_trials_are_refused(tmp_path, capsys):
+    argv = ["vertex", "compile", "--output", str(tmp_path), *VERTEX_FLAGS, "--tune", "yes"]
+    assert cli.main([*argv, "--tune-trials", "2", "--tune-parallel-trials", "3"]) == 2
+    assert "--tune-parallel-trials (config key vertex.tune_parallel_trials): at most --tune-trials (2)" in (
+        capsys.readouterr().err
+    )
+
+
+def test_reuse_tuning_compiles_to_a_metadata_query_for_the_latest_search(tmp_path):
+    path = str(tmp_path / "reuse.json")
+    argv = ["vertex", "compile", "--output", str(tmp_path), "--output-json", path, *VERTEX_FLAGS]
+    assert cli.main([*argv, "--reuse-tuning", "yes"]) == 0
+    compiled = Compiled(path)
+    assert "Tuner" not in compiled.tasks
+    resolver = compiled.executors[
+        compiled.tasks["latest_tuning_resolver"]["componentRef"]["name"] + "_executor"
+    ]
+    assert resolver["resolver"]["outputArtifactQueries"] == {
+        "best_hyperparameters": {"filter": 'schema_title="tfx.HyperParameters" AND state=LIVE'},
+        "tuner_results": {"filter": 'schema_title="tfx.TunerResults" AND state=LIVE'},
+    }
+    assert compiled.tasks["Trainer"]["inputs"]["artifacts"]["hyperparameters"]["taskOutputArtifact"] == {
+        "outputArtifactKey": "best_hyperparameters",
+        "producerTask": "latest_tuning_resolver",
+    }
+
+
+def test_the_tuning_job_runs_tuner_fn_on_the_validation_split_and_writes_the_best_values(
+    tuned_run, tmp_path, monkeypatch
+):
+    """The pipeline step's executor → the custom job's command → TFX's tuning worker → tuner_fn →
+    trials (training faked) → best_hyperparameters.txt and tuner_results.json in the artifacts."""
+    from trainer import tuning
+
+    compiled, _ = tuned_run
+    exec_properties = {
+        name: value["runtimeValue"]["constantValue"]["stringValue"]
+        for name, value in compiled.tasks["Tuner"]["inputs"]["parameters"].items()
+    }
+    (tmp_path / "schema").mkdir()
+    (tmp_path / "schema" / "schema.pbtxt").write_text("")
+    inputs = {
+        "examples": [
+            _artifact(
+                standard_artifacts.Examples, tmp_path / "examples", split_names='["train", "validation"]'
+            )
+        ],
+        "transform_graph": [_artifact(standard_artifacts.TransformGraph, tmp_path / "graph")],
+        "schema": [_artifact(standard_artifacts.Schema, tmp_path / "schema")],
+    }
+    outputs = {
+        "best_hyperparameters": [_artifact(standard_artifacts.HyperParameters, tmp_path / "best")],
+        "tuner_results": [_artifact(standard_artifacts.TunerResults, tmp_path / "results")],
+    }
+    launched = []
+    monkeypatch.setattr(training_clients.VertexJobClient, "create_client", lambda self: None)
+    monkeypatch.setattr(aip_runner, "_launch_cloud_training", lambda **kwargs: launched.append(kwargs))
+
+    aip_tuner_executor.Executor().Do(inputs, outputs, exec_properties)
+
+    (launch,) = launched
+    assert (launch["project"], launch["enable_vertex"], launch["vertex_region"]) == (PROJECT, True, REGION)
+    pools = launch["training_job"]["job_spec"]["worker_pool_specs"]
+    assert [pool["replica_count"] for pool in pools] == [1, 2]
+    assert {pool["container_spec"]["image_uri"] for pool in pools} == {IMAGE}
+    command = pools[0]["container_spec"]["command"]
+    assert command[:3] == ["python", "-m", "tfx.scripts.run_executor"]
+    assert "tfx.extensions.google_cloud_ai_platform.tuner.executor._WorkerExecutor" in command
+
+    # What a tuning worker runs (alone here: no CLUSTER_SPEC, so no chief oracle), with Vertex's
+    # TF_CONFIG for a multi-machine job set: the trials must still train on this machine alone.
+    # TFX reloads trainer.tuning before calling tuner_fn, so the fakes go where it imports from,
+    # and the module is reloaded again afterwards to drop them.
+    loaded, fits = [], []
+
+    def fake_fit(settings, train, validation, num_classes, **kwargs):
+        fits.append(settings)
+        return None, {"metrics": {"val_mean_iou": [settings.training.learning_rate]}, "kept_epoch": 1}
+
+    class FakeTransformOutput:
+        def __init__(self, path):
+            self.path = path
+
+        def transformed_feature_spec(self):
+            return {}
+
+    cluster = {"cluster": {"chief": ["a:1"], "worker": ["b:2", "c:3"]}, "task": {"type": "chief", "index": 0}}
+    with monkeypatch.context() as patch:
+        patch.setattr("trainer.data.load_split", lambda files, spec: loaded.append(files) or files)
+        patch.setattr("tensorflow_transform.TFTransformOutput", FakeTransformOutput)
+        patch.setattr("trainer.task.fit_model", fake_fit)
+        patch.setattr("trainer.task.make_reproducible", lambda training: None)
+        patch.setattr(aip_tuner_executor, "_WORKING_DIRECTORY", str(tmp_path / "work"))
+        patch.setenv("TF_CONFIG", json.dumps(cluster))
+        patch.delenv("CLUSTER_SPEC", raising=False)
+        run_executor.main(run_executor.parse_flags(command[3:]))
+    importlib.reload(tuning)
+
+    train_files, eval_files = loaded
+    assert [os.path.basename(os.path.dirname(p)) for p in train_files] == ["Split-train"]
+    assert [os.path.basename(os.path.dirname(p)) for p in eval_files] == ["Split-validation"]
+    assert len(fits) == 6 and {settings.training.epochs for settings in fits} == {2}
+    best = json.loads((tmp_path / "best" / "best_hyperparameters.txt").read_text())
+    assert best["values"]["learning_rate"] == max(settings.training.learning_rate for settings in fits)
+    results = json.loads((tmp_path / "results" / "tuner_results.json").read_text())
+    assert len(results) == 6 and {row["score"] for row in results} == {s.training.learning_rate for s in fits}
