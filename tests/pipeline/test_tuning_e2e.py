@@ -42,7 +42,8 @@ def test_a_two_trial_search_trains_the_model_with_its_best_values_and_a_rerun_re
         "--batch-size",
         "8",
     ]
-    search = ["--tune", "yes", "--tune-trials", str(TRIALS), "--tune-epochs", "1", "--tune-algorithm", "random"]
+    search = ["--tune", "yes", "--tune-trials", str(TRIALS), "--tune-epochs", "1"]
+    search += ["--tune-algorithm", "random"]
     assert cli.main([*common, *search]) == 0
     printed = capsys.readouterr().out
     config = build_config(overrides={("output", "output_dir"): out})
