@@ -10,6 +10,7 @@ from pipeline import cli
 from pipeline.config import build_config
 from pipeline.run_outputs import latest_artifacts
 from pipeline.run_summary import load_summary
+from tests.fault_helpers import SMALL_FLAGS
 
 pytestmark = pytest.mark.e2e
 
@@ -25,23 +26,7 @@ def test_a_two_trial_search_trains_the_model_with_its_best_values_and_a_rerun_re
     pristine_dataset, tmp_path, capsys
 ):
     out = str(tmp_path / "out")
-    common = [
-        "run",
-        "--data-dir",
-        pristine_dataset,
-        "--output",
-        out,
-        "--encoder-weights",
-        "none",
-        "--beam-mode",
-        "in_memory",
-        "--image-size",
-        "64",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "8",
-    ]
+    common = ["run", "--data-dir", pristine_dataset, "--output", out, *SMALL_FLAGS]
     search = ["--tune", "yes", "--tune-trials", str(TRIALS), "--tune-epochs", "1"]
     search += ["--tune-algorithm", "random"]
     assert cli.main([*common, *search]) == 0

@@ -228,39 +228,30 @@ def _artifact(kind, uri, **properties):
     return result
 
 
-def test_run_fn_gets_the_custom_config_on_vertex(cloud_run, tmp_path, monkeypatch):
-    """The pipeline step's executor → the custom job's command → the stock Trainer → run_fn."""
-    compiled, config = cloud_run
-    exec_properties = {
+def _step_parameters(compiled, task):
+    """A compiled step's exec properties, as its container receives them."""
+    return {
         name: value["runtimeValue"]["constantValue"]["stringValue"]
-        for name, value in compiled.tasks["Trainer"]["inputs"]["parameters"].items()
+        for name, value in compiled.tasks[task]["inputs"]["parameters"].items()
     }
-    # The Trainer fits on train and picks its epoch on validation; the eval split is the Evaluator's.
-    assert json.loads(exec_properties["train_args"]) == {"splits": ["train"]}
-    assert json.loads(exec_properties["eval_args"]) == {"splits": ["validation"]}
-    exec_properties["run_fn"] = f"{__name__}.capture_run_fn"
+
+
+def _launched_job(monkeypatch, tmp_path, executor, exec_properties, split_names, outputs):
+    """Runs a Vertex step's executor on stand-in input artifacts with the job launch faked; checks
+    the custom job (project, region, a chief and 2 workers on the pipeline image) and returns the
+    command its machines run."""
     (tmp_path / "schema").mkdir()
     (tmp_path / "schema" / "schema.pbtxt").write_text("")
     inputs = {
-        "examples": [
-            _artifact(
-                standard_artifacts.Examples,
-                tmp_path / "examples",
-                split_names='["train", "validation", "eval"]',
-            )
-        ],
+        "examples": [_artifact(standard_artifacts.Examples, tmp_path / "examples", split_names=split_names)],
         "transform_graph": [_artifact(standard_artifacts.TransformGraph, tmp_path / "graph")],
         "schema": [_artifact(standard_artifacts.Schema, tmp_path / "schema")],
-    }
-    outputs = {
-        "model": [_artifact(standard_artifacts.Model, tmp_path / "model")],
-        "model_run": [_artifact(standard_artifacts.ModelRun, tmp_path / "model_run")],
     }
     launched = []
     monkeypatch.setattr(training_clients.VertexJobClient, "create_client", lambda self: None)
     monkeypatch.setattr(aip_runner, "_launch_cloud_training", lambda **kwargs: launched.append(kwargs))
 
-    aip_trainer_executor.GenericExecutor().Do(inputs, outputs, exec_properties)
+    executor.Do(inputs, outputs, exec_properties)
 
     (launch,) = launched
     assert (launch["project"], launch["enable_vertex"], launch["vertex_region"]) == (PROJECT, True, REGION)
@@ -270,6 +261,29 @@ def test_run_fn_gets_the_custom_config_on_vertex(cloud_run, tmp_path, monkeypatc
     command = pools[0]["container_spec"]["command"]
     assert command[:3] == ["python", "-m", "tfx.scripts.run_executor"]
     assert all(pool["container_spec"]["command"] == command for pool in pools)
+    return command
+
+
+def test_run_fn_gets_the_custom_config_on_vertex(cloud_run, tmp_path, monkeypatch):
+    """The pipeline step's executor → the custom job's command → the stock Trainer → run_fn."""
+    compiled, config = cloud_run
+    exec_properties = _step_parameters(compiled, "Trainer")
+    # The Trainer fits on train and picks its epoch on validation; the eval split is the Evaluator's.
+    assert json.loads(exec_properties["train_args"]) == {"splits": ["train"]}
+    assert json.loads(exec_properties["eval_args"]) == {"splits": ["validation"]}
+    exec_properties["run_fn"] = f"{__name__}.capture_run_fn"
+    outputs = {
+        "model": [_artifact(standard_artifacts.Model, tmp_path / "model")],
+        "model_run": [_artifact(standard_artifacts.ModelRun, tmp_path / "model_run")],
+    }
+    command = _launched_job(
+        monkeypatch,
+        tmp_path,
+        aip_trainer_executor.GenericExecutor(),
+        exec_properties,
+        '["train", "validation", "eval"]',
+        outputs,
+    )
 
     captured_custom_configs.clear()
     run_executor.main(run_executor.parse_flags(command[3:]))  # what every worker runs
@@ -724,38 +738,18 @@ def test_the_tuning_job_runs_tuner_fn_on_the_validation_split_and_writes_the_bes
     from trainer import tuning
 
     compiled, _ = tuned_run
-    exec_properties = {
-        name: value["runtimeValue"]["constantValue"]["stringValue"]
-        for name, value in compiled.tasks["Tuner"]["inputs"]["parameters"].items()
-    }
-    (tmp_path / "schema").mkdir()
-    (tmp_path / "schema" / "schema.pbtxt").write_text("")
-    inputs = {
-        "examples": [
-            _artifact(
-                standard_artifacts.Examples, tmp_path / "examples", split_names='["train", "validation"]'
-            )
-        ],
-        "transform_graph": [_artifact(standard_artifacts.TransformGraph, tmp_path / "graph")],
-        "schema": [_artifact(standard_artifacts.Schema, tmp_path / "schema")],
-    }
     outputs = {
         "best_hyperparameters": [_artifact(standard_artifacts.HyperParameters, tmp_path / "best")],
         "tuner_results": [_artifact(standard_artifacts.TunerResults, tmp_path / "results")],
     }
-    launched = []
-    monkeypatch.setattr(training_clients.VertexJobClient, "create_client", lambda self: None)
-    monkeypatch.setattr(aip_runner, "_launch_cloud_training", lambda **kwargs: launched.append(kwargs))
-
-    aip_tuner_executor.Executor().Do(inputs, outputs, exec_properties)
-
-    (launch,) = launched
-    assert (launch["project"], launch["enable_vertex"], launch["vertex_region"]) == (PROJECT, True, REGION)
-    pools = launch["training_job"]["job_spec"]["worker_pool_specs"]
-    assert [pool["replica_count"] for pool in pools] == [1, 2]
-    assert {pool["container_spec"]["image_uri"] for pool in pools} == {IMAGE}
-    command = pools[0]["container_spec"]["command"]
-    assert command[:3] == ["python", "-m", "tfx.scripts.run_executor"]
+    command = _launched_job(
+        monkeypatch,
+        tmp_path,
+        aip_tuner_executor.Executor(),
+        _step_parameters(compiled, "Tuner"),
+        '["train", "validation"]',
+        outputs,
+    )
     assert "tfx.extensions.google_cloud_ai_platform.tuner.executor._WorkerExecutor" in command
 
     # What a tuning worker runs (alone here: no CLUSTER_SPEC, so no chief oracle), with Vertex's
