@@ -52,6 +52,9 @@ PREDICT_IMAGES_OUTPUTS = (CLASS_MAP, HEIGHT_OUTPUT, WIDTH_OUTPUT, PROBABILITIES)
 # Files beside the artifacts' payloads.
 DATA_QUALITY_REPORT = "data_quality_report.json"  # in the Examples artifact
 HISTORY_FILE = "history.json"  # in the Model artifact: the Trainer's epochs
+# In HISTORY_FILE: what the model was trained on (contract/trained_on.py); the TrainingGate
+# compares the latest blessed model's record with what a retraining run would train on.
+TRAINED_ON = "trained_on"
 TRAINABLE_LAYERS = "trainable_layers"  # .txt and .json, in the Model artifact
 KERAS_DIR = "Format-Keras"  # in the Model artifact: weights for warm starts
 WEIGHTS_FILE = "weights"  # a TF checkpoint prefix under KERAS_DIR
@@ -81,3 +84,8 @@ TFLITE_INPUT = "pixels"  # the resized RGB image, values 0..255 (outputs: CLASS_
 RUN_REPORT_TYPE_NAME = "components.RunReportArtifact"
 # The TFLite artifact's, likewise.
 TFLITE_MODEL_TYPE_NAME = "components.TfliteModelArtifact"
+# The TrainingGate's decision, likewise; its custom properties: TRAIN_PROPERTY (1: train and
+# release, 0: nothing new) and REASON_PROPERTY (why, in words).
+TRAINING_DECISION_TYPE_NAME = "components.TrainingDecisionArtifact"
+TRAIN_PROPERTY = "train"
+REASON_PROPERTY = "reason"

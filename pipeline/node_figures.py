@@ -1,9 +1,10 @@
 """Each component's key figure, read from what it produced, for the run view's line.
 
 A person watching a run wants one number per step, not a path: how many records were kept and
-why others were left out, whether the schema found anomalies, which epoch the Trainer kept and
-how good it was, what the hyperparameter search tried and chose, whether the model was blessed
-and why, which version was pushed, which phone model ships.
+why others were left out, whether the schema found anomalies, whether a retraining run had
+anything new to train on, which epoch the Trainer kept and how good it was, what the
+hyperparameter search tried and chose, whether the model was blessed and why, which version was
+pushed, which phone model ships.
 """
 
 import os
@@ -11,11 +12,17 @@ from typing import Dict, Tuple
 
 from tfx.types.artifact import Artifact
 
-from components.run_report.component import read_json
 from components.run_report.tuning import read_best_hyperparameters, read_tuner_results, tuning_summary
+from components.shared.json_files import read_json
 from components.shared.metrics_reader import candidate_metrics, read_metrics
 from contract.datasets import dataset_facts
-from contract.names import TFLITE_MODEL_TYPE_NAME, TFLITE_SCORES_FILE
+from contract.names import (
+    REASON_PROPERTY,
+    TFLITE_MODEL_TYPE_NAME,
+    TFLITE_SCORES_FILE,
+    TRAIN_PROPERTY,
+    TRAINING_DECISION_TYPE_NAME,
+)
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import LATEST_TUNING_RESOLVER
 from pipeline.run_outputs import anomalies_by_split, node_outputs, quality_report, training_result
@@ -86,6 +93,14 @@ def _tflite(artifacts: Dict[str, Artifact]) -> str:
     return describe_tflite(scores) if scores else ""
 
 
+def _gate(artifacts: Dict[str, Artifact]) -> str:
+    decision = artifacts.get(TRAINING_DECISION_TYPE_NAME)
+    if decision is None:
+        return ""
+    reason = decision.get_string_custom_property(REASON_PROPERTY)
+    return reason if decision.get_int_custom_property(TRAIN_PROPERTY) == 0 else f"train: {reason}"
+
+
 def _resolver(artifacts: Dict[str, Artifact]) -> str:
     model = artifacts.get("Model")
     return f"last blessed model: {os.path.basename(model.uri)}" if model else "no blessed model yet"
@@ -118,6 +133,8 @@ def figure(node: str, artifacts: Dict[str, Artifact], config: PipelineConfig) ->
         return _pusher(artifacts)
     if node == "TfliteExport":
         return _tflite(artifacts)
+    if node == "TrainingGate":
+        return _gate(artifacts)
     if node == "latest_blessed_model_resolver":
         return _resolver(artifacts)
     if node == "Tuner":

@@ -1,16 +1,19 @@
 """The segmentation pipeline's DAG, built from one PipelineConfig.
 
 ExampleGen (TFDS, with the bad-data gate) → StatisticsGen → SchemaGen (checked-in schema
-imported, or inferred) → ExampleValidator; Transform (decode, resize, normalise) → [Tuner] →
-Trainer → Evaluator (against the latest blessed model, found by a Resolver) → Pusher (blessed only) →
-TfliteExport (the phone model: converted, scored, gated, pushed beside the SavedModel) →
-RunReport (the run summary and the report, in its artifact).
+imported, or inferred) → ExampleValidator; Transform (decode, resize, normalise) →
+[TrainingGate: with --warm-start-from-blessed, what follows runs only when there is something
+new to train on] → [Tuner] → Trainer → Evaluator (against the latest blessed model, found by a
+Resolver) → Pusher (blessed only) → TfliteExport (the phone model: converted, scored, gated,
+pushed beside the SavedModel) → RunReport (the run summary and the report, in its artifact).
 With --tune the Tuner searches hyperparameters on the same splits as the Trainer and hands it
 the best values; with --reuse-tuning a Resolver hands it the latest search's instead.
 The same function feeds the local runner and the Vertex AI compiler, so every orchestrator
 runs the same DAG.
 """
 
+import contextlib
+import hashlib
 import json
 import os
 from typing import Any, Callable, Dict, List, Optional
@@ -24,8 +27,10 @@ from components.pusher.component import Pusher
 from components.run_report.component import RunReport
 from components.tfds_example_gen.component import TfdsExampleGen
 from components.tflite.component import TfliteExport
+from components.training_gate.component import TrainingGate
 from contract.datasets import dataset_facts
-from contract.names import EVAL_SPLIT, TRAIN_SPLIT, VALIDATION_SPLIT
+from contract.names import EVAL_SPLIT, TRAIN_PROPERTY, TRAIN_SPLIT, VALIDATION_SPLIT
+from contract.trained_on import KEY as TRAINING_KEY
 from pipeline.config import PipelineConfig
 from pipeline.errors import ConfigError
 from trainer.fingerprint import source_fingerprint
@@ -35,6 +40,8 @@ from trainer.settings import TUNING_KEY, SearchSettings, TrainerSettings
 # The Tuner's outputs (and the reuse Resolver's, by the same keys), and the Resolver's node id.
 HYPERPARAMETERS, TUNER_RESULTS = "best_hyperparameters", "tuner_results"
 LATEST_TUNING_RESOLVER = "latest_tuning_resolver"
+# The TrainingGate's output.
+DECISION = "decision"
 
 # How an orchestrator swaps in its own Trainer or Pusher (Vertex AI: pipeline/vertex_runner.py).
 # A trainer factory takes tfx.components.Trainer's keyword arguments; a pusher factory takes the
@@ -91,6 +98,8 @@ def create_components(
     latest_blessed = latest_blessed_model_resolver()
     warm_start = config.training.warm_start_from_blessed
     settings = TrainerSettings(model=config.model, training=config.training, dataset=config.dataset.name)
+    trainer_config = {**settings.to_custom_config(), "code": code}
+    key = training_key(trainer_config)
     # Fit on train; pick the epoch (early stopping, schedules) and score trials on validation,
     # never on eval.
     splits = {
@@ -101,40 +110,70 @@ def create_components(
         "train_args": tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
         "eval_args": tfx.proto.EvalArgs(splits=[VALIDATION_SPLIT]),
     }
-    tuning: List[BaseNode] = []
-    if config.tuning.enabled:
-        tuning = [
-            (tuner_factory or tfx.components.Tuner)(
-                tuner_fn="trainer.tuning.tuner_fn",
-                custom_config={**settings.to_custom_config(), **tuner_custom_config(config), "code": code},
-                **splits,
-            )
-        ]
-    elif config.tuning.reuse:
-        tuning = [latest_tuning_resolver()]
-    trainer = (trainer_factory or tfx.components.Trainer)(
-        run_fn="trainer.task.run_fn",
-        hyperparameters=tuning[0].outputs[HYPERPARAMETERS] if tuning else None,
-        custom_config={**settings.to_custom_config(), "code": code},
-        **splits,
+    # Retraining warm-starts from the latest blessed model, which changes with every push: the
+    # gate keeps the run after a push from training again on the same data (its module says how).
+    gate = (
+        TrainingGate(
+            examples=transform.outputs["transformed_examples"],
+            blessed_model=latest_blessed.outputs["model"],
+            training_key=key,
+        )
+        if warm_start
+        else None
     )
-    return [
-        example_gen,
-        statistics_gen,
-        schema_gen,
-        example_validator,
-        transform,
-        *tuning,
-        trainer,
-        *release_components(
+    with tfx.dsl.Cond(gate_open(gate)) if gate else contextlib.nullcontext():
+        tuning: List[BaseNode] = []
+        if config.tuning.enabled:
+            tuning = [
+                (tuner_factory or tfx.components.Tuner)(
+                    tuner_fn="trainer.tuning.tuner_fn",
+                    custom_config={
+                        **settings.to_custom_config(),
+                        **tuner_custom_config(config),
+                        "code": code,
+                    },
+                    **splits,
+                )
+            ]
+        elif config.tuning.reuse:
+            tuning = [latest_tuning_resolver()]
+        trainer = (trainer_factory or tfx.components.Trainer)(
+            run_fn="trainer.task.run_fn",
+            hyperparameters=tuning[0].outputs[HYPERPARAMETERS] if tuning else None,
+            custom_config={**trainer_config, TRAINING_KEY: key},
+            **splits,
+        )
+        release = release_components(
             config,
             example_gen.outputs["examples"],
             trainer.outputs["model"],
             pusher_factory,
             latest_blessed,
             tuning=tuning[0] if tuning else None,
-        ),
+        )
+    return [
+        example_gen,
+        statistics_gen,
+        schema_gen,
+        example_validator,
+        transform,
+        *([gate] if gate else []),
+        *tuning,
+        trainer,
+        *release,
     ]
+
+
+def training_key(trainer_config: Dict[str, Any]) -> str:
+    """A digest of the Trainer's settings and code: what the model records it was trained with,
+    and what the TrainingGate compares (contract/trained_on.py)."""
+    return hashlib.sha256(json.dumps(trainer_config, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def gate_open(gate: BaseNode) -> Any:
+    """The Cond's predicate: the gate decided to train (compiled for Vertex to a trigger policy
+    on the gate's output metadata)."""
+    return gate.outputs[DECISION].future()[0].custom_property(TRAIN_PROPERTY) == 1
 
 
 def tuner_custom_config(config: PipelineConfig) -> Dict[str, Any]:

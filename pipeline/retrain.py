@@ -2,11 +2,13 @@
 
 TFX's cache already skips every component whose inputs did not change, but a retraining run
 warm-starts the Trainer from the latest blessed model, and that model changes whenever a run
-pushes: left to the cache alone, the run after a push would train again on the same data. So
-retraining first compares the input it would read now (span, version and fingerprint, resolved
-by the ExampleGen's own driver code) with the input of the last ExampleGen output that a Trainer
-trained on, as recorded in the metadata store; when they match there is nothing to do. That
-makes the command idempotent, so cron or a systemd timer can call it every hour.
+pushes. Inside the DAG the TrainingGate (components/training_gate/) keeps the run after a push
+from training again on the same data; this check before the run is the fast path: it compares
+the input it would read now (span, version and fingerprint, resolved by the ExampleGen's own
+driver code) with the input of the last ExampleGen output that a Trainer trained on, as
+recorded in the metadata store, and when they match says so without starting TensorFlow or
+the pipeline. That makes the command idempotent and cheap, so cron or a systemd timer can call
+it every hour.
 """
 
 import os

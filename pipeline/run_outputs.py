@@ -19,8 +19,8 @@ from tfx.orchestration import metadata
 from tfx.types import artifact_utils
 from tfx.types.artifact import Artifact
 
-from components.run_report.component import read_json
 from components.shared import atomic
+from components.shared.json_files import read_json
 from contract.names import (
     DATA_QUALITY_REPORT,
     HISTORY_FILE,

@@ -15,7 +15,7 @@ import time
 from functools import partial
 from typing import List, Optional
 
-from contract.names import DATA_QUALITY_REPORT
+from contract.names import DATA_QUALITY_REPORT, REASON_PROPERTY, TRAIN_PROPERTY, TRAINING_DECISION_TYPE_NAME
 from pipeline.config import PipelineConfig
 from pipeline.console import captured_output, new_run_id
 from pipeline.errors import ConfigError
@@ -28,10 +28,15 @@ EXIT_OK, EXIT_FAILED = 0, 1
 
 def summary_lines(config: PipelineConfig) -> List[str]:
     """Where everything the run produced is, and the numbers that matter."""
-    from pipeline.run_outputs import latest_artifacts, quality_report, training_result
+    from pipeline.run_outputs import latest_artifacts, node_outputs, quality_report, training_result
 
     artifacts = latest_artifacts(config)
     lines = []
+    if config.training.warm_start_from_blessed:
+        decision = node_outputs(config, "TrainingGate")[1].get(TRAINING_DECISION_TYPE_NAME)
+        if decision is not None and decision.get_int_custom_property(TRAIN_PROPERTY) == 0:
+            reason = decision.get_string_custom_property(REASON_PROPERTY)
+            lines.append(f"nothing trained, evaluated or pushed: {reason}; below, the run that trained it")
     examples, model = artifacts.get("TfdsExampleGen.Examples"), artifacts.get("Trainer.Model")
     report = quality_report(examples) if examples else None
     if examples and report:

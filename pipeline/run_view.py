@@ -3,9 +3,10 @@ while the Trainer trains.
 
 In a terminal (rich): a spinner and the elapsed time for the running component, and for the
 Trainer (and each of the Tuner's trials) a bar of epochs and one of the current epoch's batches,
-with rate and time left; each component's line stays when it ends: done, cached or failed, its
-seconds, and its key figure. A trial of the Tuner's search adds a line with its values when it
-starts and one with its validation mean IoU when it ends.
+with rate and time left; each component's line stays when it ends: done, cached, skipped (held
+back by the TrainingGate) or failed, its seconds, and its key figure. A trial of the Tuner's
+search adds a line with its values when it starts and one with its validation mean IoU when it
+ends.
 Anywhere else (CI, cron, `tfx run create`, a pipe): plain timestamped lines, one per event,
 without control characters.
 
@@ -33,9 +34,12 @@ from rich.progress import (
 
 from contract.names import PROGRESS_LOGGER
 
-# TFX 1.16's LocalDagRunner, around each node (tfx/orchestration/local/local_dag_runner.py).
+# TFX 1.16's LocalDagRunner, around each node (tfx/orchestration/local/local_dag_runner.py), and
+# its launcher for a node whose tfx.dsl.Cond is false (tfx/orchestration/portable/launcher.py):
+# here, what the TrainingGate holds back when there is nothing new to train on.
 _STARTED, _FINISHED = "Component %s is running.", "Component %s is finished."
-MARKS = {"done": "✓", "cached": "↺", "failed": "✗", "started": "▶"}
+_SKIPPED = "Skipping execution for %s"
+MARKS = {"done": "✓", "cached": "↺", "failed": "✗", "started": "▶", "skipped": "–"}
 
 # node -> (state: "done" / "cached", key figure), read once the node has finished.
 Outcome = Callable[[str], Tuple[str, str]]
@@ -67,6 +71,7 @@ class RunView:
             transient=True,
         )
         self._node: Optional[str] = None
+        self._skipped: Optional[str] = None
         self._node_started = 0.0
         self._node_task: Optional[TaskID] = None
         self._epoch_task: Optional[TaskID] = None
@@ -99,9 +104,17 @@ class RunView:
         else:
             self.line(f"{MARKS['started']} {node} started")
 
+    def node_skipped(self, node: str) -> None:
+        """The running node will not execute: its condition (the TrainingGate's decision) is false."""
+        self._skipped = node
+
     def node_finished(self, node: str) -> None:
         seconds = time.monotonic() - self._node_started
         self._clear_tasks()
+        if node == self._skipped:
+            self.line(f"{MARKS['skipped']} {node} skipped: the TrainingGate found nothing new to train on")
+            self._node = self._skipped = None
+            return
         state, figure = self._outcome(node)
         self.line(f"{MARKS[state]} {node} {state} in {duration(seconds)}" + (f": {figure}" if figure else ""))
         self._node = None
@@ -194,10 +207,16 @@ class RunListener(logging.Handler):
         try:
             if record.name == PROGRESS_LOGGER and hasattr(record, "progress"):
                 self.view.training(record.progress)
-            elif record.msg in (_STARTED, _FINISHED) and isinstance(record.args, tuple) and record.args:
+            elif (
+                record.msg in (_STARTED, _FINISHED, _SKIPPED)
+                and isinstance(record.args, tuple)
+                and record.args
+            ):
                 node = str(record.args[0])
                 if record.msg == _STARTED:
                     self.view.node_started(node)
+                elif record.msg == _SKIPPED:
+                    self.view.node_skipped(node)
                 else:
                     self.view.node_finished(node)
         except Exception:  # a drawing problem must never stop the pipeline: logging reports it

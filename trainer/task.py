@@ -12,7 +12,9 @@ split). Outputs, next to the exported SavedModel:
     trainable_layers.txt|json which blocks train and which are frozen (parameter counts)
     history.json              loss, pixel accuracy and mean IoU per epoch (train and validation),
                               the epoch whose weights were kept, the class weights, the warm start,
-                              the tuned hyperparameters applied (values and the settings they set)
+                              the tuned hyperparameters applied (values and the settings they set),
+                              what it was trained on (files and settings digest: the TrainingGate
+                              reads it in retraining runs)
 and TensorBoard logs in the model run directory.
 
 `fit_model` is the training itself, shared with `make bench`'s ablation so that the benchmark
@@ -32,7 +34,9 @@ import tf_keras as keras
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from contract.datasets import dataset_facts
-from contract.names import HISTORY_FILE, KERAS_DIR, TRAINABLE_LAYERS, WEIGHTS_FILE
+from contract.names import HISTORY_FILE, KERAS_DIR, TRAINABLE_LAYERS, TRAINED_ON, WEIGHTS_FILE
+from contract.trained_on import KEY as TRAINING_KEY
+from contract.trained_on import trained_on
 from trainer import distribution
 from trainer.data import balanced_class_weights, load_split, make_dataset
 from trainer.export import export_saved_model
@@ -265,6 +269,9 @@ def run_fn(fn_args: FnArgs) -> None:
             "train_examples": len(train[0]),
             "validation_examples": len(validation[0]),
             "hyperparameters": {"values": tuned, "settings": applied} if tuned else None,
+            TRAINED_ON: trained_on(
+                fn_args.train_files, fn_args.eval_files, fn_args.custom_config.get(TRAINING_KEY, "")
+            ),
         }
     )
     write_text(os.path.join(model_dir, HISTORY_FILE), json.dumps(history, indent=2))

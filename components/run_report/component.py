@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 import numpy as np
 import tensorflow as tf
@@ -27,6 +27,7 @@ from components.run_report.blessing import blessing_decision
 from components.run_report.render import Sample, write_report
 from components.run_report.tuning import read_best_hyperparameters, read_tuner_results, tuning_summary
 from components.shared.examples_io import split_records
+from components.shared.json_files import read_json
 from components.shared.metrics_reader import candidate_metrics, read_metrics
 from components.shared.scores import majority_class_scores
 from components.shared.tflite_artifact import TfliteModelArtifact
@@ -60,14 +61,6 @@ class RunReportArtifact(artifact.Artifact):
     """
 
     TYPE_NAME = RUN_REPORT_TYPE_NAME
-
-
-def read_json(path: str) -> Optional[dict]:
-    """A JSON file (local or gs://), or None when it does not exist."""
-    if not tf.io.gfile.exists(path):
-        return None
-    with tf.io.gfile.GFile(path) as handle:
-        return json.load(handle)
 
 
 def eval_samples(examples: standard_artifacts.Examples, model_dir: str, count: int) -> List[Sample]:

@@ -1,4 +1,6 @@
-"""`segpipe retrain` three times: a first span, the same data again, then a new span."""
+"""`segpipe retrain` three times: a first span, the same data again, then a new span; between
+them, the DAG's own TrainingGate holds back a warm-started `segpipe run` on the same data (what a
+scheduled Vertex run does, with no check before the run)."""
 
 import json
 import os
@@ -53,6 +55,17 @@ def test_retrain_trains_on_new_spans_only_and_warm_starts_from_the_blessed_model
     assert "unchanged since the last training" in capsys.readouterr().out
     assert latest_artifacts(config)["Trainer.Model"].id == first_model.id
 
+    # The same data again, without retrain's check: the resolver now returns the model just
+    # pushed (a new Trainer input), and the gate in the DAG keeps it from training again.
+    assert cli.main(["run", "--warm-start-from-blessed", "yes", *argv[1:]]) == 0
+    shown = capsys.readouterr().out
+    assert "TrainingGate done" in shown and "nothing new: the latest blessed model was trained on" in shown
+    for node in ("Trainer", "Evaluator", "Pusher", "TfliteExport", "RunReport"):
+        assert f"– {node} skipped: the TrainingGate found nothing new to train on" in shown
+    assert "nothing trained, evaluated or pushed: nothing new" in shown
+    assert latest_artifacts(config)["Trainer.Model"].id == first_model.id and versions(base) == [1]
+    assert load_summary(config.output_dir)["pushed_version"] == 1
+
     os.symlink(pristine_dataset, spans / "span-2")  # a new delivery arrives
     assert cli.main(argv) == 0
     assert "new span 2 (last trained on span 1)" in capsys.readouterr().out
@@ -61,6 +74,8 @@ def test_retrain_trains_on_new_spans_only_and_warm_starts_from_the_blessed_model
     with open(os.path.join(second_model.uri, "history.json")) as handle:
         warm_start = json.load(handle)["warm_started_from"]
     assert warm_start and warm_start.startswith(first_model.uri)  # from version 1's model
+    with open(os.path.join(second_model.uri, "history.json")) as handle:
+        assert json.load(handle)["trained_on"]["train_files"][0].endswith("Split-train/*")
     second = load_summary(config.output_dir)
     assert second["span"] == 2
     assert second["blessing"]["baseline_mean_iou"] == first["metrics"]["overall"]["mean_iou"]

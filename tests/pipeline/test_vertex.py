@@ -789,3 +789,67 @@ def test_the_tuning_job_runs_tuner_fn_on_the_validation_split_and_writes_the_bes
     assert best["values"]["learning_rate"] == max(settings.training.learning_rate for settings in fits)
     results = json.loads((tmp_path / "results" / "tuner_results.json").read_text())
     assert len(results) == 6 and {row["score"] for row in results} == {s.training.learning_rate for s in fits}
+
+
+# --- Scheduled retraining: the TrainingGate holds back the Trainer and what follows -----------
+
+GATED = ("Trainer", "Evaluator", "Pusher", "TfliteExport", "RunReport")
+GATE_OPEN = "(inputs.artifacts['_TrainingGate.decision'].artifacts[0].metadata['train'] == 1.0)"
+
+
+@pytest.fixture(scope="module")
+def retraining_run(tmp_path_factory):
+    """What `segpipe vertex schedule --data-dir gs://.../span-{SPAN} --warm-start-from-blessed yes`
+    compiles."""
+    out = tmp_path_factory.mktemp("vertex-retraining")
+    config = _config(out)
+    config.dataset.data_dir = "gs://segpipe-bucket/pets/span-{SPAN}"
+    config.training.warm_start_from_blessed = True
+    return Compiled(vertex_runner.compile_pipeline(config, str(out / "retraining.json"))), config
+
+
+def test_the_trainer_and_what_follows_run_only_when_the_gate_finds_something_new(retraining_run):
+    compiled, _ = retraining_run
+    gate = compiled.tasks["TrainingGate"]
+    assert gate["inputs"]["artifacts"]["examples"]["taskOutputArtifact"] == {
+        "outputArtifactKey": "transformed_examples",
+        "producerTask": "Transform",
+    }
+    assert gate["inputs"]["artifacts"]["blessed_model"]["taskOutputArtifact"]["producerTask"] == (
+        "latest_blessed_model_resolver-model-resolver"
+    )
+    # The gate compares the key the Trainer records with its own: the same digest.
+    assert (
+        compiled.parameter("TrainingGate", "training_key")["stringValue"]
+        == (compiled.custom_config("Trainer")["training_key"])
+    )
+    for task, spec in compiled.tasks.items():
+        if task in GATED:
+            assert spec["triggerPolicy"]["condition"] == GATE_OPEN
+            assert "TrainingGate" in spec["dependentTasks"]
+        else:
+            assert "triggerPolicy" not in spec, task
+
+
+def test_the_condition_reads_the_metadata_the_gate_writes(retraining_run, tmp_path):
+    """The container's entrypoint turns the gate's custom properties into the output metadata
+    that the trigger condition reads: 'train' is a number, 0 when nothing is new."""
+    compiled, _ = retraining_run
+    component = compiled.spec["components"][compiled.tasks["TrainingGate"]["componentRef"]["name"]]
+    artifact_type = component["outputDefinitions"]["artifacts"]["decision"]["artifactType"]
+    runtime = json_format.ParseDict(
+        {"artifacts": [{"type": artifact_type, "uri": str(tmp_path / "decision")}]},
+        pipeline_spec_pb2.ArtifactList(),
+    )
+    (decision,) = kubeflow_v2_entrypoint_utils.parse_raw_artifact_dict({"decision": runtime})["decision"]
+    decision.set_int_custom_property("train", 0)
+    decision.set_string_custom_property("reason", "nothing new")
+    written = kubeflow_v2_entrypoint_utils.to_runtime_artifact(decision, {})
+    assert json_format.MessageToDict(written)["metadata"]["train"] == 0.0
+    assert type(decision).__name__ == "TrainingDecisionArtifact"
+
+
+def test_without_warm_start_there_is_no_gate(default_run):
+    compiled, _ = default_run
+    assert "TrainingGate" not in compiled.tasks
+    assert all("triggerPolicy" not in spec for spec in compiled.tasks.values())
