@@ -121,8 +121,10 @@ def create_components(
         if warm_start
         else None
     )
+    # The reused search's Resolver is a lookup, not work: it stays outside the gate's condition
+    # (--tune and --reuse-tuning exclude each other).
+    tuning: List[BaseNode] = [latest_tuning_resolver()] if config.tuning.reuse else []
     with tfx.dsl.Cond(gate_open(gate)) if gate else contextlib.nullcontext():
-        tuning: List[BaseNode] = []
         if config.tuning.enabled:
             tuning = [
                 (tuner_factory or tfx.components.Tuner)(
@@ -135,8 +137,6 @@ def create_components(
                     **splits,
                 )
             ]
-        elif config.tuning.reuse:
-            tuning = [latest_tuning_resolver()]
         trainer = (trainer_factory or tfx.components.Trainer)(
             run_fn="trainer.task.run_fn",
             hyperparameters=tuning[0].outputs[HYPERPARAMETERS] if tuning else None,
