@@ -458,7 +458,9 @@ def validate(config: PipelineConfig) -> PipelineConfig:
             f"--class-weights: must be empty or {len(class_names)} positive numbers, "
             f"one per class in the order {','.join(class_names)}; got {weights}"
         )
-    if weights and config.training.balance_classes:
+    # Balancing is on by default, so only an explicit --balance-classes yes conflicts with
+    # explicit weights; given weights alone replace the default balancing (class_weights_for).
+    if weights and config.training.balance_classes and "balance_classes" in config.training.model_fields_set:
         raise ConfigError(
             "--balance-classes: computes the class weights itself; drop --class-weights or set it to no"
         )

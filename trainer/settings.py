@@ -112,10 +112,10 @@ class TrainingSettings(Section):
         json_schema_extra=flag("--batch-size", "N"),
     )
     learning_rate: float = Field(
-        1e-3,
+        5e-3,
         gt=0.0,
         le=1.0,
-        description="Adam learning rate.",
+        description="Adam learning rate (the peak, with a warm-up + cosine schedule).",
         json_schema_extra=flag("--learning-rate", "LR"),
     )
     class_weights: List[float] = Field(
@@ -139,7 +139,7 @@ class TrainingSettings(Section):
         json_schema_extra=flag("--augment"),
     )
     augment_strength: float = Field(
-        1.0,
+        0.5,
         ge=0.0,
         le=2.0,
         description="Scales every augmentation's range (1: scale ±25%, shift ±10%, colour ±20%).",
@@ -154,19 +154,19 @@ class TrainingSettings(Section):
         2.0, ge=0.0, le=10.0, description="Focal loss's gamma.", json_schema_extra=flag("--focal-gamma", "G")
     )
     balance_classes: bool = Field(
-        False,
+        True,
         description="Weight each pixel's loss by its class's rarity in the train split (median "
-        "frequency balancing, so the thin border class counts); exclusive with --class-weights.",
+        "frequency balancing, so the thin border class counts); --class-weights replace it.",
         json_schema_extra=flag("--balance-classes", "yes|no"),
     )
     lr_schedule: Literal["constant", "cosine", "plateau"] = Field(
-        "constant",
+        "cosine",
         description="Learning rate over training: constant; cosine decay after a linear warm-up; "
         "halved when validation mean IoU stops improving.",
         json_schema_extra=flag("--lr-schedule"),
     )
     warmup_epochs: int = Field(
-        1,
+        2,
         ge=0,
         le=100,
         description="Warm-up epochs of the cosine schedule.",

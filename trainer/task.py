@@ -129,10 +129,13 @@ def make_reproducible(training: TrainingSettings) -> None:
 
 
 def class_weights_for(training: TrainingSettings, train: Split, num_classes: int) -> Optional[List[float]]:
-    """The per-class loss weights: given, balanced from the train split's pixels, or none."""
+    """The per-class loss weights: given (they win over the default balancing), balanced from the
+    train split's pixels, or none."""
+    if training.class_weights:
+        return list(training.class_weights)
     if training.balance_classes:
         return balanced_class_weights(train[1], num_classes)
-    return list(training.class_weights) or None
+    return None
 
 
 def fit_model(

@@ -15,7 +15,7 @@ def test_each_option_row_changes_one_thing_from_the_plain_recipe():
         differs = {key for key in rows[name] if rows[name][key] != ablation.PLAIN.get(key)}
         assert differs == set(change), name
     assert rows["default"] == {} and rows["fcn8"] == {}
-    assert rows["default+balanced"] == {"balance_classes": True}
+    assert rows["default-unbalanced"] == {"balance_classes": False}
 
 
 def test_a_row_trains_with_the_trainers_defaults_at_the_ablation_sizes():

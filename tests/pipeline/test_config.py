@@ -150,6 +150,11 @@ def test_balanced_class_weights_exclude_explicit_ones():
         )
 
 
+def test_explicit_class_weights_replace_the_default_balancing():
+    config = build_config(overrides={("training", "class_weights"): "1,1,2"})
+    assert config.training.class_weights == [1.0, 1.0, 2.0]
+
+
 def test_fine_tuning_needs_a_frozen_encoder():
     with pytest.raises(ConfigError, match="--fine-tune-epochs"):
         build_config(overrides={("model", "encoder_weights"): "none", ("training", "fine_tune_epochs"): 2})

@@ -13,6 +13,8 @@ from trainer.data import (
     load_split,
     make_dataset,
 )
+from trainer.settings import TrainingSettings
+from trainer.task import class_weights_for
 
 # Three well-separated colours, one per class: a mask can be read back from its image.
 PALETTE = np.array([[0.9, 0.1, 0.1], [0.1, 0.8, 0.2], [0.2, 0.2, 0.9]], np.float32)
@@ -128,3 +130,15 @@ def test_a_split_loads_in_key_order_whatever_order_its_files_hold(tmp_path):
     images, masks = load_split([str(tmp_path / "a-*.gz")], spec)
     np.testing.assert_array_equal(images[:, 0, 0, 0], np.arange(6, dtype=np.float32))
     assert masks.dtype == np.int32 and masks[4, 0, 0] == 1
+
+
+def test_given_class_weights_win_over_balancing_and_balancing_over_none():
+    masks = np.zeros((1, 10, 10), np.int32)
+    masks[0, :, 5:] = 1
+    masks[0, 0, :2] = 2
+    train = (np.zeros((1, 10, 10, 3), np.float32), masks)
+    given = TrainingSettings(class_weights=[1.0, 1.0, 3.0], balance_classes=True)
+    assert class_weights_for(given, train, 3) == [1.0, 1.0, 3.0]
+    balanced = class_weights_for(TrainingSettings(balance_classes=True), train, 3)
+    assert balanced == balanced_class_weights(masks, 3)
+    assert class_weights_for(TrainingSettings(balance_classes=False), train, 3) is None

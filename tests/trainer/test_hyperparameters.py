@@ -14,7 +14,9 @@ from trainer.hyperparameters import (
 from trainer.settings import HYPERPARAMETERS, ModelSettings, SearchSettings, TrainerSettings, TrainingSettings
 
 BASE = TrainerSettings(
-    model=ModelSettings(), training=TrainingSettings(class_weights=[1.0, 1.0, 3.0]), dataset="oxford_iiit_pet"
+    model=ModelSettings(),
+    training=TrainingSettings(class_weights=[1.0, 1.0, 3.0], balance_classes=False),
+    dataset="oxford_iiit_pet",
 )
 # One tuned value per hyperparameter, each unlike the base settings, and the fields it must set.
 CASES = {
@@ -22,7 +24,7 @@ CASES = {
     "batch_size": (8, {"batch_size": 8}),
     "loss": ("focal", {"loss": "focal"}),
     "class_weights": ("balanced", {"class_weights": [], "balance_classes": True}),
-    "augment_strength": (0.5, {"augment_strength": 0.5}),
+    "augment_strength": (1.5, {"augment_strength": 1.5}),
     "fine_tune_epochs": (5, {"fine_tune_epochs": 5}),
     "fine_tune_from": ("block_6_expand", {"fine_tune_from": "block_6_expand"}),
 }
