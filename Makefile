@@ -55,7 +55,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python -m bench.run_all $(BENCH_FLAGS)
 
 # make bench-ablation: the training recipe's options one by one, over 3 seeds, against the
-# tutorial's code and FCN-8s (bench/ablation.py; about an hour and a half on 2 cores).
+# tutorial's code and FCN-8s (bench/ablation.py; about 40 minutes on 2 cores).
 .PHONY: bench-ablation
 bench-ablation: $(STAMP)
 	$(VENV)/bin/python -m bench.ablation $(BENCH_ABLATION_FLAGS)

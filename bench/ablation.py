@@ -82,7 +82,7 @@ RECIPE_CODE = (
 
 @dataclasses.dataclass(frozen=True)
 class Sizes:
-    """One ablation's sizes: FULL runs in about an hour on this machine, QUICK in minutes."""
+    """One ablation's sizes: FULL runs in about 40 minutes on this machine, QUICK in minutes."""
 
     name: str
     n_train: int
@@ -430,7 +430,7 @@ def target_lines(result: Dict[str, Any]) -> List[str]:
 
 def latest_tables(results_dir: str = FULL.results_dir) -> Optional[str]:
     """The last `make bench-ablation`'s tables and targets for `make bench` to print (the ablation
-    takes about an hour and a half, so it is its own target), with whether the recipe's code has
+    takes about 40 minutes, so it is its own target), with whether the recipe's code has
     changed since; None when it never ran here."""
     json_path = os.path.join(results_dir, "ablation.json")
     tables_path = os.path.join(results_dir, "ablation.md")
