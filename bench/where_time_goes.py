@@ -1,6 +1,6 @@
 """Where the time goes: the whole pipeline on the benchmark dataset, component by component.
 
-Runs `pipeline.local_runner.run(config)` once from an empty output directory (nothing cached),
+Runs `pipeline.dag_run.run(config)` once from an empty output directory (nothing cached),
 with the default Beam setting (DirectRunner multi_processing, one worker per core) and the
 demo's training settings, then reads each component's wall time from its MLMD execution record
 (created → last updated). Reports the Trainer's share and the share of the run that is not
@@ -13,7 +13,7 @@ import time
 from bench.common import Recorder, parse_settings
 from bench.data import ensure_dataset
 from bench.pipeline_run import execution_seconds, pipeline_config
-from pipeline import local_runner
+from pipeline import dag_run
 
 TRAINER = "Trainer"
 
@@ -25,7 +25,7 @@ def main() -> None:
     config = pipeline_config(settings)
     shutil.rmtree(config.output_dir, ignore_errors=True)
     started = time.perf_counter()
-    local_runner.run(config)
+    dag_run.run(config)
     total = time.perf_counter() - started
 
     components = execution_seconds(config)

@@ -93,7 +93,7 @@ def run_and_report(config: PipelineConfig, command: str, verbose: bool = False) 
     started = time.monotonic()
     with captured_output(log_path, verbose) as console:
         # TensorFlow, TFX and Beam load here, inside the capture: their start-up notices go to the log.
-        from pipeline import local_runner
+        from pipeline import dag_run
         from pipeline.node_figures import outcome
 
         view = RunView(console, partial(outcome, config))
@@ -102,7 +102,7 @@ def run_and_report(config: PipelineConfig, command: str, verbose: bool = False) 
         say(f"  libraries' log: {log_path}")
         try:
             with view:
-                local_runner.run(config, view=view)
+                dag_run.run(config, view=view)
         except ConfigError:
             raise
         except Exception as error:

@@ -5,7 +5,7 @@ from typing import List
 
 import pytest
 
-import pipeline.local_runner as local_runner
+import pipeline.dag_run as dag_run
 from pipeline import cli, flags
 from pipeline.config import settings
 
@@ -57,7 +57,7 @@ def test_bad_flag_values_exit_2_naming_the_flag_before_any_work(command, flag, v
     def must_not_run(config):
         raise AssertionError("the pipeline started despite a bad flag")
 
-    monkeypatch.setattr(local_runner, "run", must_not_run)
+    monkeypatch.setattr(dag_run, "run", must_not_run)
     with pytest.raises(SystemExit) as raised:
         raise SystemExit(cli.main([command, f"{flag}={value}"]))
     assert raised.value.code == 2

@@ -103,12 +103,12 @@ def test_bad_config_file_names_the_key(tmp_path):
     ],
 )
 def test_cli_rejects_bad_flags_with_exit_code_2_before_any_work(argv, flag, capsys, monkeypatch):
-    import pipeline.local_runner as local_runner
+    import pipeline.dag_run as dag_run
 
     def must_not_run(config):
         raise AssertionError("the pipeline ran despite a bad flag")
 
-    monkeypatch.setattr(local_runner, "run", must_not_run)
+    monkeypatch.setattr(dag_run, "run", must_not_run)
     with pytest.raises(SystemExit) as raised:
         code = cli.main(argv)
         raise SystemExit(code)

@@ -16,7 +16,7 @@ import tensorflow_transform as tft
 import tf_keras as keras
 from tfx import v1 as tfx
 
-from pipeline import local_runner
+from pipeline import dag_run
 from pipeline.config import build_config
 from pipeline.pipeline import release_components
 from pipeline.run_summary import load_summary
@@ -72,7 +72,7 @@ def _run(config, examples_dir, model_dir):
         model,
         *release_components(config, examples.outputs["result"], model.outputs["result"]),
     ]
-    local_runner.run(config, components)
+    dag_run.run(config, components)
     return load_summary(config.output_dir)
 
 

@@ -98,10 +98,16 @@ def test_class_weights_become_per_pixel_sample_weights():
     np.testing.assert_allclose(weights.numpy(), np.array([1.0, 2.0, 5.0])[got_masks.numpy()])
 
 
-def test_class_pixel_counts_and_balanced_weights_favour_the_rare_class():
+def _rare_border_masks() -> np.ndarray:
+    """One 10x10 mask: 2 border pixels, 48 pet, 50 background."""
     masks = np.zeros((1, 10, 10), np.int32)
     masks[0, :, 5:] = 1
-    masks[0, 0, :2] = 2  # 2 border pixels, 48 pet, 50 background
+    masks[0, 0, :2] = 2
+    return masks
+
+
+def test_class_pixel_counts_and_balanced_weights_favour_the_rare_class():
+    masks = _rare_border_masks()
     assert class_pixel_counts(masks, 3) == [48, 50, 2]
     weights = balanced_class_weights(masks, 3)
     assert weights[2] > weights[0] > weights[1] * 0.99 and weights[0] == pytest.approx(1.0)
@@ -133,9 +139,7 @@ def test_a_split_loads_in_key_order_whatever_order_its_files_hold(tmp_path):
 
 
 def test_given_class_weights_win_over_balancing_and_balancing_over_none():
-    masks = np.zeros((1, 10, 10), np.int32)
-    masks[0, :, 5:] = 1
-    masks[0, 0, :2] = 2
+    masks = _rare_border_masks()
     train = (np.zeros((1, 10, 10, 3), np.float32), masks)
     given = TrainingSettings(class_weights=[1.0, 1.0, 3.0], balance_classes=True)
     assert class_weights_for(given, train, 3) == [1.0, 1.0, 3.0]
