@@ -14,6 +14,9 @@ and batch size, once per seed, and is scored on eval images that no row ever tra
   ImageNet weights: encoder trainable, BatchNorm momentum 0.9, masks resized nearest;
 - `fcn8`: `--model fcn8` with the default recipe, for the U-Net/FCN-8s table.
 
+`--demo-scale` runs only `tutorial` and `default` at `make demo`'s sizes (128 px, the tutorial's
+resolution, 600 images, 10 epochs): the issue's targets where the demo's figures come from.
+
 Splits, as the pipeline makes them: train = TFDS `train[:90%]` (fits), validation =
 `train[90%:]` (early stopping and the epoch kept), eval = TFDS `test` of the same drawing and,
 to check that a gain is not a quirk of the built-in generator, `test` of the "alternate" style
@@ -82,7 +85,9 @@ RECIPE_CODE = (
 
 @dataclasses.dataclass(frozen=True)
 class Sizes:
-    """One ablation's sizes: FULL runs in about 40 minutes on this machine, QUICK in minutes."""
+    """One ablation's sizes and rows: FULL (every row) runs in about 40 minutes on this machine,
+    DEMO_SCALE (the tutorial against the defaults at `make demo`'s sizes) in about 25, QUICK in
+    minutes."""
 
     name: str
     n_train: int
@@ -91,13 +96,35 @@ class Sizes:
     epochs: int
     batch_size: int
     seeds: Tuple[int, ...]
+    only: Optional[Tuple[str, ...]] = None  # the rows it runs; None = every row
+    kept: bool = False  # its results are the README's (bench/results/), not scratch
 
     @property
     def results_dir(self) -> str:
-        return RESULTS_DIR if self.name == "full" else os.path.join(SCRATCH_DIR, self.name)
+        return RESULTS_DIR if self.kept else os.path.join(SCRATCH_DIR, self.name)
+
+    @property
+    def stem(self) -> str:
+        """The results' file name without extension: ablation, or ablation-<name> beside it."""
+        return "ablation" if self.name == "full" else f"ablation-{self.name}"
 
 
-FULL = Sizes("full", n_train=320, n_eval=200, image_size=96, epochs=8, batch_size=16, seeds=(0, 1, 2))
+FULL = Sizes(
+    "full", n_train=320, n_eval=200, image_size=96, epochs=8, batch_size=16, seeds=(0, 1, 2), kept=True
+)
+# `make demo`'s sizes (600 images, 128 px as in the tutorial, 10 epochs, batch 16): the issue's
+# targets measured where the demo's figures come from, for the two rows they compare.
+DEMO_SCALE = Sizes(
+    "demo-scale",
+    n_train=600,
+    n_eval=200,
+    image_size=128,
+    epochs=10,
+    batch_size=16,
+    seeds=(0, 1, 2),
+    only=("tutorial", "default"),
+    kept=True,
+)
 QUICK = Sizes("quick", n_train=24, n_eval=8, image_size=32, epochs=1, batch_size=8, seeds=(0, 1))
 
 # The old recipe, every setting the defaults have since changed pinned to its old value.
@@ -375,6 +402,7 @@ def run(sizes: Sizes, only: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         "defaults": describe_defaults(),
         "rows": {},
     }
+    only = only or sizes.only
     for name, model_name, what, training in rows(sizes):
         if only and name not in only:
             continue
@@ -405,16 +433,16 @@ def run(sizes: Sizes, only: Optional[Sequence[str]] = None) -> Dict[str, Any]:
 
 
 def write(result: Dict[str, Any], sizes: Sizes) -> str:
-    """ablation.json and ablation.md (the README's tables) in the results directory."""
+    """<stem>.json and <stem>.md (the README's tables) in the results directory."""
     os.makedirs(sizes.results_dir, exist_ok=True)
-    path = os.path.join(sizes.results_dir, "ablation.json")
+    path = os.path.join(sizes.results_dir, f"{sizes.stem}.json")
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(result, handle, indent=2, default=_plain)
         handle.write("\n")
     tables = [ablation_table(result)]
     if {"default", "fcn8"} <= set(result["rows"]):
         tables.append(model_table(result))
-    with open(os.path.join(sizes.results_dir, "ablation.md"), "w", encoding="utf-8") as handle:
+    with open(os.path.join(sizes.results_dir, f"{sizes.stem}.md"), "w", encoding="utf-8") as handle:
         handle.write("\n\n".join(tables) + "\n")
     return "\n\n".join(tables)
 
@@ -428,12 +456,21 @@ def target_lines(result: Dict[str, Any]) -> List[str]:
     ]
 
 
-def latest_tables(results_dir: str = FULL.results_dir) -> Optional[str]:
-    """The last `make bench-ablation`'s tables and targets for `make bench` to print (the ablation
-    takes about 40 minutes, so it is its own target), with whether the recipe's code has
+def command_of(sizes: Sizes) -> str:
+    """The command that writes this scale's results."""
+    flag = {"full": "", "quick": " BENCH_ABLATION_FLAGS=--quick"}.get(
+        sizes.name, f" BENCH_ABLATION_FLAGS=--{sizes.name}"
+    )
+    return f"make bench-ablation{flag}"
+
+
+def latest_tables(sizes: Sizes = FULL, results_dir: Optional[str] = None) -> Optional[str]:
+    """The last ablation's tables and targets at these sizes, for `make bench` to print (the
+    ablation takes 25-40 minutes, so it is its own target), with whether the recipe's code has
     changed since; None when it never ran here."""
-    json_path = os.path.join(results_dir, "ablation.json")
-    tables_path = os.path.join(results_dir, "ablation.md")
+    results_dir = results_dir or sizes.results_dir
+    json_path = os.path.join(results_dir, f"{sizes.stem}.json")
+    tables_path = os.path.join(results_dir, f"{sizes.stem}.md")
     if not (os.path.isfile(json_path) and os.path.isfile(tables_path)):
         return None
     with open(json_path, encoding="utf-8") as handle:
@@ -441,13 +478,14 @@ def latest_tables(results_dir: str = FULL.results_dir) -> Optional[str]:
     with open(tables_path, encoding="utf-8") as handle:
         tables = handle.read().strip()
     recorded = result.get("code")
+    command = command_of(sizes)
     freshness = (
         "the recipe's code is unchanged since"
         if recorded == code_fingerprint()
-        else "the recipe's code changed since: rerun `make bench-ablation`"
+        else f"the recipe's code changed since: rerun `{command}`"
     )
     finished = result.get("finished", "date unknown")
-    head = f"Training recipe ablation (`make bench-ablation`, {finished}; {freshness}):"
+    head = f"Training recipe ablation, {sizes.name} sizes (`{command}`, {finished}; {freshness}):"
     return "\n".join([head, "", tables, "", *target_lines(result)])
 
 
@@ -455,10 +493,17 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, 2 seeds: a smoke run of minutes")
+    scale = parser.add_mutually_exclusive_group()
+    scale.add_argument("--quick", action="store_true", help="tiny sizes, 2 seeds: a smoke run of minutes")
+    scale.add_argument(
+        "--demo-scale",
+        action="store_true",
+        help="the tutorial against the defaults at make demo's sizes (600 images, 128 px, 10 "
+        "epochs), 3 seeds: about 25 minutes",
+    )
     parser.add_argument("--only", nargs="+", metavar="ROW", help="run only these rows")
     args = parser.parse_args(argv)
-    sizes = QUICK if args.quick else FULL
+    sizes = QUICK if args.quick else DEMO_SCALE if args.demo_scale else FULL
     tf.get_logger().setLevel("ERROR")
     result = run(sizes, args.only)
     print()

@@ -84,10 +84,12 @@ def main() -> None:
     if not args.quick:
         from bench import ablation  # imports TensorFlow: only here, at the end
 
-        print()
-        print(
-            ablation.latest_tables() or "Training recipe ablation: not run yet here (`make bench-ablation`)."
-        )
+        for sizes in (ablation.FULL, ablation.DEMO_SCALE):
+            print()
+            missing = f"not run yet here (`{ablation.command_of(sizes)}`)"
+            print(
+                ablation.latest_tables(sizes) or f"Training recipe ablation, {sizes.name} sizes: {missing}."
+            )
 
 
 if __name__ == "__main__":

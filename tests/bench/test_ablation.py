@@ -88,16 +88,30 @@ def test_tables_show_every_row_and_both_models():
 
 
 def test_make_bench_prints_the_last_ablation_and_says_whether_the_code_changed_since(tmp_path):
-    assert ablation.latest_tables(str(tmp_path)) is None
+    assert ablation.latest_tables(results_dir=str(tmp_path)) is None
     result = _result()
     result["targets"] = ablation.targets(result)
     result.update(code=ablation.code_fingerprint(), finished="2026-12-03 22:40 UTC")
     (tmp_path / "ablation.json").write_text(json.dumps(result))
     (tmp_path / "ablation.md").write_text(ablation.ablation_table(result) + "\n")
-    printed = ablation.latest_tables(str(tmp_path))
-    assert printed.startswith("Training recipe ablation (`make bench-ablation`, 2026-12-03 22:40 UTC; ")
+    printed = ablation.latest_tables(results_dir=str(tmp_path))
+    assert printed.startswith(
+        "Training recipe ablation, full sizes (`make bench-ablation`, 2026-12-03 22:40 UTC; "
+    )
     assert "code is unchanged since" in printed and ablation.ablation_table(result) in printed
     assert "target seed_spread: 0.008 (target 0.01) met" in printed
     result["code"] = "0" * 16
     (tmp_path / "ablation.json").write_text(json.dumps(result))
-    assert "changed since: rerun `make bench-ablation`" in ablation.latest_tables(str(tmp_path))
+    assert "changed since: rerun `make bench-ablation`" in ablation.latest_tables(results_dir=str(tmp_path))
+    assert ablation.latest_tables(ablation.DEMO_SCALE, str(tmp_path)) is None  # its own files
+    (tmp_path / "ablation-demo-scale.json").write_text(json.dumps(result))
+    (tmp_path / "ablation-demo-scale.md").write_text(ablation.ablation_table(result) + "\n")
+    demo = ablation.latest_tables(ablation.DEMO_SCALE, str(tmp_path))
+    assert "demo-scale sizes (`make bench-ablation BENCH_ABLATION_FLAGS=--demo-scale`" in demo
+
+
+def test_the_demo_scale_compares_the_tutorial_and_the_defaults_at_the_demos_sizes():
+    sizes = ablation.DEMO_SCALE
+    assert (sizes.image_size, sizes.epochs, sizes.batch_size, len(sizes.seeds)) == (128, 10, 16, 3)
+    assert sizes.only == ("tutorial", "default") and sizes.results_dir == ablation.FULL.results_dir
+    assert sizes.stem != ablation.FULL.stem
