@@ -97,11 +97,17 @@ class Sizes:
     batch_size: int
     seeds: Tuple[int, ...]
     only: Optional[Tuple[str, ...]] = None  # the rows it runs; None = every row
-    kept: bool = False  # its results are the README's (bench/results/), not scratch
+    published: bool = False  # its results are the README's (bench/results/), not scratch
+    flag: str = ""  # this module's command-line flag that selects it
 
     @property
     def results_dir(self) -> str:
-        return RESULTS_DIR if self.kept else os.path.join(SCRATCH_DIR, self.name)
+        return RESULTS_DIR if self.published else os.path.join(SCRATCH_DIR, self.name)
+
+    @property
+    def command(self) -> str:
+        """The command that writes these sizes' results."""
+        return f"make bench-ablation BENCH_ABLATION_FLAGS={self.flag}" if self.flag else "make bench-ablation"
 
     @property
     def stem(self) -> str:
@@ -110,7 +116,7 @@ class Sizes:
 
 
 FULL = Sizes(
-    "full", n_train=320, n_eval=200, image_size=96, epochs=8, batch_size=16, seeds=(0, 1, 2), kept=True
+    "full", n_train=320, n_eval=200, image_size=96, epochs=8, batch_size=16, seeds=(0, 1, 2), published=True
 )
 # `make demo`'s sizes (600 images, 128 px as in the tutorial, 10 epochs, batch 16): the issue's
 # targets measured where the demo's figures come from, for the two rows they compare.
@@ -123,9 +129,12 @@ DEMO_SCALE = Sizes(
     batch_size=16,
     seeds=(0, 1, 2),
     only=("tutorial", "default"),
-    kept=True,
+    published=True,
+    flag="--demo-scale",
 )
-QUICK = Sizes("quick", n_train=24, n_eval=8, image_size=32, epochs=1, batch_size=8, seeds=(0, 1))
+QUICK = Sizes(
+    "quick", n_train=24, n_eval=8, image_size=32, epochs=1, batch_size=8, seeds=(0, 1), flag="--quick"
+)
 
 # The old recipe, every setting the defaults have since changed pinned to its old value.
 PLAIN = {
@@ -456,14 +465,6 @@ def target_lines(result: Dict[str, Any]) -> List[str]:
     ]
 
 
-def command_of(sizes: Sizes) -> str:
-    """The command that writes this scale's results."""
-    flag = {"full": "", "quick": " BENCH_ABLATION_FLAGS=--quick"}.get(
-        sizes.name, f" BENCH_ABLATION_FLAGS=--{sizes.name}"
-    )
-    return f"make bench-ablation{flag}"
-
-
 def latest_tables(sizes: Sizes = FULL, results_dir: Optional[str] = None) -> Optional[str]:
     """The last ablation's tables and targets at these sizes, for `make bench` to print (the
     ablation takes 25-40 minutes, so it is its own target), with whether the recipe's code has
@@ -478,14 +479,13 @@ def latest_tables(sizes: Sizes = FULL, results_dir: Optional[str] = None) -> Opt
     with open(tables_path, encoding="utf-8") as handle:
         tables = handle.read().strip()
     recorded = result.get("code")
-    command = command_of(sizes)
     freshness = (
         "the recipe's code is unchanged since"
         if recorded == code_fingerprint()
-        else f"the recipe's code changed since: rerun `{command}`"
+        else f"the recipe's code changed since: rerun `{sizes.command}`"
     )
     finished = result.get("finished", "date unknown")
-    head = f"Training recipe ablation, {sizes.name} sizes (`{command}`, {finished}; {freshness}):"
+    head = f"Training recipe ablation, {sizes.name} sizes (`{sizes.command}`, {finished}; {freshness}):"
     return "\n".join([head, "", tables, "", *target_lines(result)])
 
 
@@ -494,9 +494,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     scale = parser.add_mutually_exclusive_group()
-    scale.add_argument("--quick", action="store_true", help="tiny sizes, 2 seeds: a smoke run of minutes")
+    scale.add_argument(QUICK.flag, action="store_true", help="tiny sizes, 2 seeds: a smoke run of minutes")
     scale.add_argument(
-        "--demo-scale",
+        DEMO_SCALE.flag,
         action="store_true",
         help="the tutorial against the defaults at make demo's sizes (600 images, 128 px, 10 "
         "epochs), 3 seeds: about 25 minutes",

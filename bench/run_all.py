@@ -86,7 +86,7 @@ def main() -> None:
 
         for sizes in (ablation.FULL, ablation.DEMO_SCALE):
             print()
-            missing = f"not run yet here (`{ablation.command_of(sizes)}`)"
+            missing = f"not run yet here (`{sizes.command}`)"
             print(
                 ablation.latest_tables(sizes) or f"Training recipe ablation, {sizes.name} sizes: {missing}."
             )
