@@ -20,7 +20,11 @@ $(STAMP): setup.py constraints.txt
 	@if [ ! -x $(VENV)/bin/python ] || ! $(VENV)/bin/python -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then \
 		rm -rf $(VENV) && $(PYTHON_FOR_VENV) -m venv $(VENV); fi
 	$(VENV)/bin/pip install --quiet "pip==26.3" "wheel==0.48.0" "setuptools==69.5.1"
-	$(VENV)/bin/pip install --quiet -c constraints.txt -e ".[test,lint]"
+	@# Three tries: a dropped connection on a large wheel (TensorFlow is 590 MB) fails one
+	@# try even after pip's own resumes; a new try starts the download over.
+	@for try in 1 2 3; do \
+		$(VENV)/bin/pip install --quiet --resume-retries 10 -c constraints.txt -e ".[test,lint]" && break; \
+		[ $$try = 3 ] && exit 1; echo "pip install failed (try $$try of 3); trying again in 30 s"; sleep 30; done
 	@touch $(STAMP)
 
 install: $(STAMP)
