@@ -13,8 +13,8 @@ import tensorflow as tf
 import tf_keras as keras
 
 from bench.common import NUM_CLASSES
-from components.shared.scores import confusion_matrix, iou_per_class, mean_iou, pixel_accuracy
 from contract.datasets import CLASS_NAMES
+from trainer.scores import confusion_matrix, iou_per_class, mean_iou, pixel_accuracy
 
 
 def score(

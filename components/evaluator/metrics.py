@@ -4,7 +4,7 @@ TFMA's own SemanticSegmentationConfusionMatrix counts one-vs-rest TP/FP/FN per c
 gives IoU but not the full confusion matrix (which class the errors go to) a person needs to
 read the model. So the combiner here counts the full N×N pixel matrix, rows = true class,
 columns = predicted class, over every pixel of every example in each slice, and the metrics
-derive from it with components/shared/scores.py, the arithmetic every reported score uses.
+derive from it with trainer/scores.py, the arithmetic every reported score uses.
 This module must stay importable on Beam workers by its name (docs/stack.md, "Evaluator").
 
 Labels and predictions are found by TFMA's DecodeImagePreprocessor: the truth in the
@@ -19,7 +19,7 @@ import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 from tensorflow_model_analysis.metrics.preprocessors import image_preprocessors
 
-from components.shared.scores import (
+from trainer.scores import (
     CONFUSION_MATRIX,
     DICE,
     IOU,

@@ -29,7 +29,7 @@ from components.run_report.tuning import read_best_hyperparameters, read_tuner_r
 from components.shared.examples_io import split_records
 from components.shared.json_files import read_json
 from components.shared.metrics_reader import candidate_metrics, read_metrics
-from components.shared.scores import majority_class_scores
+from trainer.scores import majority_class_scores
 from components.shared.tflite_artifact import TfliteModelArtifact
 from contract.datasets import dataset_facts
 from contract.names import (

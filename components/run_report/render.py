@@ -35,7 +35,7 @@ import numpy as np
 
 from components.run_report import charts, page
 from components.shared import atomic
-from components.shared import scores as pixel_scores
+from trainer import scores as pixel_scores
 from contract.names import REPORT_INDEX
 from serving.colors import CLASS_COLORS
 

@@ -29,7 +29,6 @@ from tfx.types import standard_artifacts
 from tfx.utils import path_utils
 
 from components.shared.metrics_reader import candidate_metrics, read_metrics
-from components.shared.scores import IOU, MEAN_IOU, PIXEL_ACCURACY, named_scores
 from components.shared.tflite_artifact import TfliteModelArtifact
 from components.tflite.converter import FLOAT16, INT8, VARIANTS, contract_for, convert, rebuild_model
 from components.tflite.gate import choose_variant
@@ -47,6 +46,7 @@ from contract.names import (
 )
 from serving.tflite_contract import AppContract
 from serving.tflite_runner import TfliteRunner
+from trainer.scores import IOU, MEAN_IOU, PIXEL_ACCURACY, named_scores
 from trainer.settings import TrainerSettings
 
 # TensorFlow's post-training quantization guide suggests about 100 to 500 representative samples;

@@ -2,7 +2,7 @@
 
 Every image goes through serving/tflite_runner.py as an app would feed it (uint8 pixels for
 int8), and its class map is counted against the truth in one N×N pixel confusion matrix at the
-model's resolution, as the Evaluator counts the SavedModel's (components/shared/scores.py), so
+model's resolution, as the Evaluator counts the SavedModel's (trainer/scores.py), so
 the two mean IoUs differ only by what conversion changed.
 """
 
@@ -10,8 +10,8 @@ from typing import Iterable, Tuple
 
 import numpy as np
 
-from components.shared.scores import confusion_matrix
 from serving.tflite_runner import TfliteRunner
+from trainer.scores import confusion_matrix
 
 
 def confusion_of(

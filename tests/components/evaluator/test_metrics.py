@@ -5,7 +5,7 @@ import pytest
 from tensorflow_model_analysis.metrics import metric_types
 
 from components.evaluator import metrics
-from tests.components.shared.test_scores import PREDICTION, TRUTH
+from tests.trainer.test_scores import PREDICTION, TRUTH
 
 
 def test_the_tfma_combiner_sums_examples_and_rejects_non_maps():

@@ -14,7 +14,6 @@ import pytest
 import tensorflow as tf
 from tfx.types import standard_artifacts
 
-from components.shared.scores import confusion_matrix, mean_iou
 from components.shared.tflite_artifact import TfliteModelArtifact
 from components.tflite import component as tflite_component
 from components.tflite import converter
@@ -38,6 +37,7 @@ from serving.model_layout import versions
 from serving.tflite_contract import SIGNATURE, read_contract
 from serving.tflite_runner import TfliteRunner
 from tests.helpers import TRAINED_SETTINGS, examples_artifact
+from trainer.scores import confusion_matrix, mean_iou
 
 NUM_CLASSES = len(CLASS_NAMES)
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from components.shared import scores as sm
+from trainer import scores as sm
 
 # 4×4 truth and prediction; counted by hand:
 #   truth:      pet 6, background 8, border 2
