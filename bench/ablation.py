@@ -2,14 +2,15 @@
 
 Every row trains from scratch (no ImageNet weights offline) on the same data at the same epochs
 and batch size, once per seed, and is scored on eval images that no row ever trains or stops on:
-- `plain`: the old recipe (flip only, cross-entropy, constant learning rate);
+- `plain`: the old recipe (flip only, cross-entropy, constant learning rate, no class offsets);
 - one row per option, each alone on top of `plain`: scale/crop/shift, colour jitter,
   cross-entropy + Dice, focal loss, balanced class weights, warm-up + cosine, the same schedule at
-  a 5x higher peak rate, reduce-on-plateau;
+  a 5x higher peak rate, reduce-on-plateau, class offsets fitted on validation after training;
 - `default`: the Trainer's current defaults (trainer/settings.py), the recipe picked from
   this table;
-- `default-unbalanced`: the defaults without balanced class weights, to show what the
-  balancing adds on top of the rest of the recipe (see README "Results");
+- `default-unbalanced` and `default-uncalibrated`: the defaults without balanced class
+  weights, and without the class offsets fitted after training, to show what each adds on top
+  of the rest of the recipe (see README "Results");
 - `tutorial`: the tutorial's own code (bench/tutorial_port.py) in its best variant without
   ImageNet weights: encoder trainable, BatchNorm momentum 0.9, masks resized nearest;
 - `fcn8`: `--model fcn8` with the default recipe, for the U-Net/FCN-8s table.
@@ -71,8 +72,10 @@ SHIFTED_STYLE, SHIFTED_SEED = "alternate", 7
 # the Trainer's recipe and models, the data generator, the tutorial's port and the scoring
 # A change to this module's own training functions needs `rm -r bench/results/tmp/ablation-cache`.
 RECIPE_CODE = (
+    "trainer/calibration.py",
     "trainer/data.py",
     "trainer/losses.py",
+    "trainer/scores.py",
     "trainer/schedules.py",
     "trainer/task.py",
     "trainer/models/*.py",
@@ -145,6 +148,7 @@ PLAIN = {
     "learning_rate": 1e-3,
     "lr_schedule": "constant",
     "warmup_epochs": 1,
+    "calibrate_classes": False,
 }
 # Each option alone on top of PLAIN: (row, what it changes, training overrides).
 OPTIONS = (
@@ -160,6 +164,11 @@ OPTIONS = (
         {"learning_rate": 5e-3, "lr_schedule": "cosine", "warmup_epochs": 2},
     ),
     ("plateau", "halve the rate when validation mean IoU stalls 2 epochs", {"lr_schedule": "plateau"}),
+    (
+        "calibrated",
+        "class offsets fitted on validation after training",
+        {"calibrate_classes": True},
+    ),
 )
 
 
@@ -310,6 +319,14 @@ def rows(sizes: Sizes) -> List[Tuple[str, str, str, Optional[Dict[str, Any]]]]:
     result.append(
         ("default-unbalanced", "unet", "the defaults with --balance-classes no", {"balance_classes": False})
     )
+    result.append(
+        (
+            "default-uncalibrated",
+            "unet",
+            "the defaults with --calibrate-classes no",
+            {"calibrate_classes": False},
+        )
+    )
     result.append(("fcn8", "fcn8", "--model fcn8 with the Trainer's defaults", {}))
     return result
 
@@ -320,7 +337,8 @@ def describe_defaults() -> str:
         f"augment {defaults.augment} (strength {defaults.augment_strength:g}), loss {defaults.loss}, "
         f"balance_classes {'yes' if defaults.balance_classes else 'no'}, "
         f"learning_rate {defaults.learning_rate:g} {defaults.lr_schedule} "
-        f"({defaults.warmup_epochs} warm-up epochs)"
+        f"({defaults.warmup_epochs} warm-up epochs), "
+        f"calibrate_classes {'yes' if defaults.calibrate_classes else 'no'}"
     )
 
 

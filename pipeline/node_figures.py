@@ -25,7 +25,13 @@ from contract.names import (
 )
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import LATEST_TUNING_RESOLVER
-from pipeline.run_outputs import anomalies_by_split, node_outputs, quality_report, training_result
+from pipeline.run_outputs import (
+    anomalies_by_split,
+    node_outputs,
+    quality_report,
+    training_result,
+    validation_mean_iou_text,
+)
 from pipeline.run_summary import describe_tflite, describe_tuning
 
 
@@ -62,8 +68,8 @@ def _trainer(artifacts: Dict[str, Artifact]) -> str:
     if not result:
         return ""
     return (
-        f"{result['epochs']} epochs, kept epoch {result['kept_epoch']}: validation mean IoU "
-        f"{result['validation_mean_iou']:.3f}, pixel accuracy {result['validation_pixel_accuracy']:.3f}"
+        f"{result['epochs']} epochs, kept epoch {result['kept_epoch']}: validation pixel accuracy "
+        f"{result['validation_pixel_accuracy']:.3f}, {validation_mean_iou_text(result)}"
     )
 
 

@@ -108,12 +108,21 @@ def training_result(model: Artifact) -> Optional[dict]:
     if saved is None:
         return None
     metrics, kept = saved["metrics"], saved["kept_epoch"]
+    calibration = saved.get("class_calibration")
     return {
         "epochs": len(metrics["loss"]),
         "kept_epoch": kept,
         "validation_pixel_accuracy": metrics["val_pixel_accuracy"][kept - 1],
         "validation_mean_iou": metrics["val_mean_iou"][kept - 1],
+        "calibrated_validation_mean_iou": calibration["validation_mean_iou_after"] if calibration else None,
     }
+
+
+def validation_mean_iou_text(result: dict) -> str:
+    """The kept epoch's validation mean IoU, and the exported model's after the class offsets."""
+    text = f"validation mean IoU {result['validation_mean_iou']:.3f}"
+    calibrated = result.get("calibrated_validation_mean_iou")
+    return text + (f", {calibrated:.3f} with class offsets" if calibrated is not None else "")
 
 
 def export_run_report(config: PipelineConfig) -> Optional[str]:

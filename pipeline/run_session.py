@@ -28,7 +28,13 @@ EXIT_OK, EXIT_FAILED = 0, 1
 
 def summary_lines(config: PipelineConfig) -> List[str]:
     """Where everything the run produced is, and the numbers that matter."""
-    from pipeline.run_outputs import latest_artifacts, node_outputs, quality_report, training_result
+    from pipeline.run_outputs import (
+        latest_artifacts,
+        node_outputs,
+        quality_report,
+        training_result,
+        validation_mean_iou_text,
+    )
 
     artifacts = latest_artifacts(config)
     lines = []
@@ -48,7 +54,7 @@ def summary_lines(config: PipelineConfig) -> List[str]:
     if result:
         lines.append(
             f"training: {result['epochs']} epochs, kept epoch {result['kept_epoch']} "
-            f"(validation mean IoU {result['validation_mean_iou']:.3f})"
+            f"({validation_mean_iou_text(result)})"
         )
     summary = load_summary(config.output_dir)
     if summary:

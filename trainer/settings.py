@@ -172,6 +172,13 @@ class TrainingSettings(Section):
         description="Warm-up epochs of the cosine schedule.",
         json_schema_extra=flag("--warmup-epochs", "N"),
     )
+    calibrate_classes: bool = Field(
+        True,
+        description="After training, add to each class's logit the offset that maximises mean IoU "
+        "on the validation split (the balanced class weights over-predict the rare classes); "
+        "folded into the output layer's bias.",
+        json_schema_extra=flag("--calibrate-classes", "yes|no"),
+    )
     deterministic: bool = Field(
         True,
         description="Deterministic TensorFlow ops, so the same seed and data give the same model "

@@ -38,6 +38,7 @@ from contract.names import HISTORY_FILE, KERAS_DIR, TRAINABLE_LAYERS, TRAINED_ON
 from contract.trained_on import KEY as TRAINING_KEY
 from contract.trained_on import trained_on
 from trainer import distribution
+from trainer.calibration import calibrate
 from trainer.data import balanced_class_weights, load_split, make_dataset
 from trainer.export import export_saved_model
 from trainer.hyperparameters import apply_hyperparameters, values_of
@@ -155,7 +156,8 @@ def fit_model(
     `observers` are passive callbacks added to every fit (the benchmark's step timer).
 
     The history holds the metrics per epoch (train and `val_` = validation), the kept epoch
-    (best validation mean IoU with early stopping, else the last), and the class weights.
+    (best validation mean IoU with early stopping, else the last), the class weights and the
+    class offsets fitted on the validation split after training (trainer/calibration.py).
     """
     training = settings.training
     strategy = strategy or tf.distribute.get_strategy()
@@ -215,7 +217,13 @@ def fit_model(
         else len(history["loss"]) - 1
     )
     metrics = {key: [float(value) for value in values] for key, values in history.items() if key != "lr"}
-    return model, {"metrics": metrics, "kept_epoch": kept + 1, "class_weights": weights}
+    calibration = calibrate(model, validation) if training.calibrate_classes else None
+    return model, {
+        "metrics": metrics,
+        "kept_epoch": kept + 1,
+        "class_weights": weights,
+        "class_calibration": calibration,
+    }
 
 
 def write_text(path: str, text: str) -> None:

@@ -29,7 +29,6 @@ from components.run_report.tuning import read_best_hyperparameters, read_tuner_r
 from components.shared.examples_io import split_records
 from components.shared.json_files import read_json
 from components.shared.metrics_reader import candidate_metrics, read_metrics
-from trainer.scores import majority_class_scores
 from components.shared.tflite_artifact import TfliteModelArtifact
 from contract.datasets import dataset_facts
 from contract.names import (
@@ -50,6 +49,7 @@ from contract.names import (
     TRANSFORM_FEATURES,
     VALIDATION_SPLIT,
 )
+from trainer.scores import majority_class_scores
 
 
 class RunReportArtifact(artifact.Artifact):
@@ -84,13 +84,19 @@ def eval_samples(examples: standard_artifacts.Examples, model_dir: str, count: i
 
 
 def _training_summary(history: Dict[str, Any]) -> Dict[str, Any]:
-    """The kept epoch and its validation scores (the split the Trainer chose it on)."""
+    """The kept epoch and its validation scores (the split the Trainer chose it on), and the class
+    offsets fitted on that split after training."""
     kept = history["kept_epoch"]
     metrics = history.get("metrics", {})
     chosen = {
         key[len("val_") :]: values[kept - 1] for key, values in metrics.items() if key.startswith("val_")
     }
-    return {"epochs": len(metrics.get("loss", [])), "kept_epoch": kept, "validation": chosen}
+    return {
+        "epochs": len(metrics.get("loss", [])),
+        "kept_epoch": kept,
+        "validation": chosen,
+        "class_calibration": history.get("class_calibration"),
+    }
 
 
 def _quality_summary(quality: Dict[str, Any]) -> Dict[str, Any]:

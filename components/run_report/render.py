@@ -35,9 +35,9 @@ import numpy as np
 
 from components.run_report import charts, page
 from components.shared import atomic
-from trainer import scores as pixel_scores
 from contract.names import REPORT_INDEX
 from serving.colors import CLASS_COLORS
+from trainer import scores as pixel_scores
 
 REPORT_JSON = "report.json"
 IOU_CHART = "iou_per_class.png"
@@ -146,7 +146,7 @@ def _render(
     sections = [
         ("Headline", _headline_section(directory, overall, metrics.get("blessing"), majority, class_names)),
         ("Confusion matrix", _confusion_section(directory, overall, class_names)),
-        ("Training", _training_section(directory, history, majority)),
+        ("Training", _training_section(directory, history, majority, class_names)),
         ("Slices", _slices_section(directory, metrics.get("slices") or {}, overall, class_names)),
         ("Hyperparameter search", _tuning_section(metrics.get("tuning"))),
         ("Phone model (TFLite)", _tflite_section(metrics.get("tflite"), class_names)),
@@ -276,7 +276,9 @@ def _confusion_section(directory: str, overall: Mapping[str, Any], class_names: 
     ) + page.image(CONFUSION_CHART, "confusion matrix, rows normalised per true class")
 
 
-def _training_section(directory: str, history: Mapping[str, Any], majority: Mapping[str, Any]) -> str:
+def _training_section(
+    directory: str, history: Mapping[str, Any], majority: Mapping[str, Any], class_names: Sequence[str]
+) -> str:
     """Training curves from history.json (train and validation splits), or why there are none."""
     curves = history.get("metrics") or {}
     if not any(curves.values()):
@@ -291,7 +293,21 @@ def _training_section(directory: str, history: Mapping[str, Any], majority: Mapp
         if kept
         else f"{epochs} epochs."
     )
-    return page.paragraph(kept_text) + page.image(CURVES_CHART, "loss, pixel accuracy and mean IoU per epoch")
+    return page.paragraph(
+        kept_text + _calibration_text(history.get("class_calibration"), class_names)
+    ) + page.image(CURVES_CHART, "loss, pixel accuracy and mean IoU per epoch")
+
+
+def _calibration_text(calibration: Optional[Mapping[str, Any]], class_names: Sequence[str]) -> str:
+    """What the class offsets fitted after training did on the validation split, if any."""
+    if not calibration:
+        return ""
+    offsets = ", ".join(f"{name} {offset:+.2f}" for name, offset in zip(class_names, calibration["offsets"]))
+    return (
+        f" Class offsets fitted on the validation split after training and added to the logits "
+        f"({offsets}) move its mean IoU from "
+        f"{calibration['validation_mean_iou_before']:.3f} to {calibration['validation_mean_iou_after']:.3f}."
+    )
 
 
 def _hyperparameter(value: Any) -> str:

@@ -16,6 +16,7 @@ def test_each_option_row_changes_one_thing_from_the_plain_recipe():
         assert differs == set(change), name
     assert rows["default"] == {} and rows["fcn8"] == {}
     assert rows["default-unbalanced"] == {"balance_classes": False}
+    assert rows["default-uncalibrated"] == {"calibrate_classes": False}
 
 
 def test_a_row_trains_with_the_trainers_defaults_at_the_ablation_sizes():

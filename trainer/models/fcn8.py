@@ -32,13 +32,15 @@ class BilinearUpsampling(keras.initializers.Initializer):
         return tf.constant(kernel, dtype=dtype or tf.float32)
 
 
-def _upscore(num_classes: int, factor: int, name: str, **kwargs) -> keras.layers.Layer:
+def _upscore(
+    num_classes: int, factor: int, name: str, use_bias: bool = False, **kwargs
+) -> keras.layers.Layer:
     return keras.layers.Conv2DTranspose(
         num_classes,
         2 * factor,
         strides=factor,
         padding="same",
-        use_bias=False,
+        use_bias=use_bias,
         kernel_initializer=BilinearUpsampling(),
         name=name,
         **kwargs,
@@ -58,5 +60,7 @@ def fcn8_decoder(inputs: tf.Tensor, features: Sequence[tf.Tensor], num_classes: 
     x = keras.layers.Add(name="fuse_stride16")([x, score16])
     x = _upscore(num_classes, 2, "upscore_stride16")(x)
     x = keras.layers.Add(name="fuse_stride8")([x, score8])
-    logits = _upscore(num_classes, 8, "logits", trainable=False, dtype="float32")(x)
+    # The fixed last upsampling carries a bias that training leaves at zero: the class offsets
+    # fitted after training (trainer/calibration.py) are folded into it.
+    logits = _upscore(num_classes, 8, "logits", use_bias=True, trainable=False, dtype="float32")(x)
     return keras.Model(inputs, logits, name="fcn8")

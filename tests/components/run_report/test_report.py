@@ -73,6 +73,11 @@ def make_history(epochs: int = 6) -> dict:
             "val_mean_iou": [0.28 + 0.45 * r for r in ramp],
         },
         "kept_epoch": epochs - 1,
+        "class_calibration": {
+            "offsets": [0.0, 1.0, -0.5],
+            "validation_mean_iou_before": 0.673,
+            "validation_mean_iou_after": 0.697,
+        },
     }
 
 
@@ -136,6 +141,7 @@ def test_the_page_names_the_split_of_each_figure_and_the_majority_class_guess(fu
         page = handle.read()
     assert "always the majority class" in page and "59.0%" in page and "0.197" in page
     assert "best on the validation split" in page and "eval split" in page
+    assert "(pet +0.00, background +1.00, border -0.50) move its mean IoU from 0.673 to 0.697" in page
 
 
 def test_pngs_open_and_have_plausible_sizes(full_report):
