@@ -150,8 +150,14 @@ class SegmentationTuner(keras_tuner.Tuner):
         values = dict(trial.hyperparameters.values)
         settings, _ = apply_hyperparameters(self.settings, values)
         epochs = int(values.get("tuner/epochs", self.search_settings.epochs))  # Hyperband's budget
+        # Trials are compared on the kept epoch's validation mean IoU; class offsets, fitted on
+        # that same split, would only cost seconds (the final Trainer run fits them).
         settings = settings.model_copy(
-            update={"training": settings.training.model_copy(update={"epochs": epochs})}
+            update={
+                "training": settings.training.model_copy(
+                    update={"epochs": epochs, "calibrate_classes": False}
+                )
+            }
         )
         shown = {name: value for name, value in values.items() if not name.startswith("tuner/")}
         self._report("trial_start", trial, ", ".join(f"{k} {v}" for k, v in shown.items()), values=shown)

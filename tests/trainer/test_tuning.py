@@ -111,6 +111,7 @@ def test_each_trial_trains_the_recipe_with_its_values_and_reports_the_kept_epoch
         assert settings.training.balance_classes == (values["class_weights"] == "balanced")
         assert settings.training.augment_strength == values["augment_strength"]
         assert settings.training.epochs == 2  # --tune-epochs, not the Trainer's 7
+        assert not settings.training.calibrate_classes  # scored before any offsets
         assert trial.score == pytest.approx(values["learning_rate"] * 10)
     best = tuner.get_best_hyperparameters()[0].values
     assert best["learning_rate"] == max(t.hyperparameters.values["learning_rate"] for t in trials)
