@@ -32,15 +32,7 @@ PREDICT_BATCH = 32
 
 def validation_logits(model: keras.Model, images: np.ndarray) -> np.ndarray:
     """The model's logits (inference mode) for every image, as float32."""
-    predict = tf.function(
-        lambda x: model(x, training=False),
-        input_signature=[tf.TensorSpec([None, *images.shape[1:]], tf.float32)],
-    )
-    batches = [
-        predict(tf.constant(images[start : start + PREDICT_BATCH], tf.float32)).numpy()
-        for start in range(0, len(images), PREDICT_BATCH)
-    ]
-    return np.concatenate(batches).astype(np.float32)
+    return model.predict(images, batch_size=PREDICT_BATCH, verbose=0).astype(np.float32)
 
 
 def offset_mean_iou(logits: np.ndarray, masks: np.ndarray, offsets: Sequence[float]) -> float:
@@ -76,12 +68,15 @@ def output_bias(model: keras.Model) -> tf.Variable:
     return bias
 
 
-def calibrate(model: keras.Model, validation: Tuple[np.ndarray, np.ndarray]) -> Dict[str, Any]:
-    """Fits the class offsets on the validation split and adds them to the output layer's bias;
-    returns what the history records: the offsets and validation mean IoU before and after."""
+def calibrate(
+    network: keras.Model, predictor: keras.Model, validation: Tuple[np.ndarray, np.ndarray]
+) -> Dict[str, Any]:
+    """Fits the class offsets to `predictor`'s logits on the validation split (the network
+    itself, or the flip-averaged model that ships: trainer/models/flip_average.py) and adds
+    them to the network's output bias; returns what the history records: the offsets and
+    validation mean IoU before and after."""
     images, masks = validation
-    offsets, before, after = fit_class_offsets(validation_logits(model, images), masks)
-    bias = output_bias(model)
-    bias.assign(bias.numpy() + np.asarray(offsets, bias.dtype.as_numpy_dtype))
+    offsets, before, after = fit_class_offsets(validation_logits(predictor, images), masks)
+    output_bias(network).assign_add(np.asarray(offsets, np.float32))
     logging.info("class offsets %s: validation mean IoU %.4f -> %.4f", offsets, before, after)
     return {"offsets": offsets, "validation_mean_iou_before": before, "validation_mean_iou_after": after}

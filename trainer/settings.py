@@ -179,6 +179,13 @@ class TrainingSettings(Section):
         "folded into the output layer's bias.",
         json_schema_extra=flag("--calibrate-classes", "yes|no"),
     )
+    flip_tta: bool = Field(
+        False,
+        description="Test-time flip: the exported model (and so the Evaluator, the phone model and "
+        "segpipe predict) averages the logits of each image and of its mirror image; twice the "
+        "inference cost.",
+        json_schema_extra=flag("--flip-tta", "yes|no"),
+    )
     deterministic: bool = Field(
         True,
         description="Deterministic TensorFlow ops, so the same seed and data give the same model "

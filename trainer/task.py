@@ -43,7 +43,13 @@ from trainer.data import balanced_class_weights, load_split, make_dataset
 from trainer.export import export_saved_model
 from trainer.hyperparameters import apply_hyperparameters, values_of
 from trainer.losses import segmentation_loss
-from trainer.models import build_model, format_trainable_summary, trainable_summary, unfreeze_encoder_from
+from trainer.models import (
+    build_model,
+    format_trainable_summary,
+    inference_model,
+    trainable_summary,
+    unfreeze_encoder_from,
+)
 from trainer.progress import ProgressReporter
 from trainer.schedules import learning_rate, schedule_callbacks
 from trainer.settings import TrainerSettings, TrainingSettings
@@ -157,7 +163,11 @@ def fit_model(
 
     The history holds the metrics per epoch (train and `val_` = validation), the kept epoch
     (best validation mean IoU with early stopping, else the last), the class weights and the
-    class offsets fitted on the validation split after training (trainer/calibration.py).
+    class offsets fitted on the validation split after training (trainer/calibration.py), to
+    the logits of the model that ships (`inference_model`: with --flip-tta, flip-averaged), and
+    whether it is flip-averaged.
+    The returned model is the network itself; callers wrap it with `inference_model` to score
+    or export it.
     """
     training = settings.training
     strategy = strategy or tf.distribute.get_strategy()
@@ -217,12 +227,17 @@ def fit_model(
         else len(history["loss"]) - 1
     )
     metrics = {key: [float(value) for value in values] for key, values in history.items() if key != "lr"}
-    calibration = calibrate(model, validation) if training.calibrate_classes else None
+    calibration = (
+        calibrate(model, inference_model(model, training.flip_tta), validation)
+        if training.calibrate_classes
+        else None
+    )
     return model, {
         "metrics": metrics,
         "kept_epoch": kept + 1,
         "class_weights": weights,
         "class_calibration": calibration,
+        "flip_tta": training.flip_tta,
     }
 
 
@@ -289,5 +304,5 @@ def run_fn(fn_args: FnArgs) -> None:
     tf.io.gfile.makedirs(os.path.join(model_dir, KERAS_DIR))
     model.save_weights(os.path.join(model_dir, KERAS_DIR, WEIGHTS_FILE))
     serving_dir = distribution.worker_output_dir(fn_args.serving_model_dir, plan)
-    export_saved_model(model, transform_output, serving_dir)
+    export_saved_model(inference_model(model, training.flip_tta), transform_output, serving_dir)
     logging.info("exported %s", serving_dir)

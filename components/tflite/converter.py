@@ -26,6 +26,7 @@ import tf_keras as keras
 
 from contract.names import CLASS_MAP, KERAS_DIR, PROBABILITIES, TFLITE_INPUT, WEIGHTS_FILE
 from serving.tflite_contract import SIGNATURE, AppContract
+from trainer.models import inference_model
 from trainer.models.encoder import WEIGHTS_NONE
 from trainer.settings import TrainerSettings
 from trainer.task import build_for
@@ -49,7 +50,8 @@ def _float32_policy() -> Iterator[None]:
 
 
 def rebuild_model(model_uri: str, settings: TrainerSettings, num_classes: int) -> keras.Model:
-    """The Trainer's network with the Trainer's weights, in float32.
+    """The model the Trainer exported (its network with its weights, flip-averaged with
+    --flip-tta), in float32.
 
     Built without encoder weights (ImageNet's would be downloaded, only to be overwritten), which
     changes no layer: the trained weights are loaded over it.
@@ -62,8 +64,8 @@ def rebuild_model(model_uri: str, settings: TrainerSettings, num_classes: int) -
     architecture = settings.model.model_copy(update={"encoder_weights": WEIGHTS_NONE})
     with _float32_policy():
         model = build_for(settings.model_copy(update={"model": architecture}), num_classes)
-    model.load_weights(weights).expect_partial()
-    return model
+        model.load_weights(weights).expect_partial()
+        return inference_model(model, settings.training.flip_tta)
 
 
 def _segment_function(model: keras.Model, variant: str) -> tf.types.experimental.ConcreteFunction:

@@ -52,7 +52,7 @@ def test_calibrate_folds_the_offsets_into_the_output_bias():
     before_logits = validation_logits(model, images)
     bias_before = output_bias(model).numpy().copy()
 
-    result = calibrate(model, (images, masks))
+    result = calibrate(model, model, (images, masks))
 
     offsets = np.asarray(result["offsets"], np.float32)
     np.testing.assert_allclose(output_bias(model).numpy(), bias_before + offsets, rtol=0, atol=1e-6)

@@ -217,6 +217,9 @@ with strategy.scope():
     )
 history = model.fit(dataset, epochs=1, steps_per_epoch=3, verbose=0)
 kernel = model.layers[0].kernel.numpy()
+# The class offsets are fitted to logits every worker must see whole and alike (calibration.py).
+from trainer.calibration import validation_logits
+logits = validation_logits(model, images[:19])
 # Every worker saves (the save has collectives), only the chief into the real output dir.
 saved_to = distribution.worker_output_dir(sys.argv[2], plan)
 tf.saved_model.save(model, saved_to)
@@ -234,6 +237,8 @@ with open(sys.argv[1], "w") as report:
         "loss": history.history["loss"][-1],
         "kernel_sha256": hashlib.sha256(kernel.tobytes()).hexdigest(),
         "kernel_sum": float(kernel.sum()),
+        "logits_shape": list(logits.shape),
+        "logits_sha256": hashlib.sha256(logits.tobytes()).hexdigest(),
         "saved_to": saved_to,
     }, report)
 """
@@ -304,6 +309,7 @@ def test_two_cpu_workers_train_in_sync(tmp_path):
     assert (chief["is_chief"], other["is_chief"]) == (True, False)
     assert chief["describe"].startswith("MultiWorkerMirroredStrategy: 2 workers x 1 replica")
     assert chief["kernel_sha256"] == other["kernel_sha256"], (chief, other)
+    assert chief["logits_shape"] == [19, 16, 16, 3] and chief["logits_sha256"] == other["logits_sha256"]
     assert chief["loss"] == pytest.approx(other["loss"])
     assert chief["saved_to"] == output_dir
     assert os.path.exists(os.path.join(output_dir, "saved_model.pb"))

@@ -6,12 +6,16 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_transform as tft
 from PIL import Image
 
 from contract.names import CLASS_MAP, IMAGE_XF, MASK_XF, PROBABILITIES
 from tests.helpers import EXPORT_SIZE as SIZE
 from tests.helpers import jpeg_bytes as _jpeg
 from tests.helpers import raw_example as _raw_example
+from tests.helpers import write_transform
+from trainer.export import export_saved_model
+from trainer.models import build_model, inference_model
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +55,21 @@ def test_transform_features_gives_the_training_tensors(loaded):
     out = loaded.signatures["transform_features"](examples=tf.constant([_raw_example(99, 67)] * 2))
     assert out[IMAGE_XF].shape == (2, SIZE, SIZE, 3)
     assert set(np.unique(out[MASK_XF].numpy())) == {0, 1, 2}
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_with_flip_tta_the_saved_model_answers_a_mirrored_image_with_the_mirrored_map(tmp_path):
+    network = build_model("unet", image_size=SIZE, encoder_weights="none")
+    export_dir = str(tmp_path / "model")
+    export_saved_model(
+        inference_model(network, flip_tta=True), tft.TFTransformOutput(write_transform(tmp_path)), export_dir
+    )
+    pixels = np.random.default_rng(3).integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
+    predict = tf.saved_model.load(export_dir).signatures["predict_images"]
+    out = predict(images=tf.constant([_png(pixels), _png(pixels[:, ::-1].copy())]))[PROBABILITIES].numpy()
+    np.testing.assert_allclose(out[1], out[0][:, ::-1], atol=1e-5)

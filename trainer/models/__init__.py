@@ -15,6 +15,7 @@ from tensorflow.python.autograph.core import config as _autograph_config
 
 from trainer.models.encoder import WEIGHTS_NONE, encoder_features, unfreeze_encoder_from
 from trainer.models.fcn8 import fcn8_decoder
+from trainer.models.flip_average import inference_model
 from trainer.models.summary import format_trainable_summary, trainable_summary
 from trainer.models.unet import unet_decoder
 from trainer.settings import MODEL_NAMES
@@ -31,6 +32,7 @@ __all__ = [
     "MODEL_NAMES",
     "build_model",
     "format_trainable_summary",
+    "inference_model",
     "trainable_summary",
     "unfreeze_encoder_from",
 ]

@@ -229,3 +229,22 @@ def test_the_component_pushes_the_shipped_variant_as_the_saved_models_version_an
         ):
             assert pushed.read() == built.read()
     assert read_contract(os.path.join(base, "3", TFLITE_CONTRACT_FILE)).variant == "int8"
+
+
+@pytest.mark.slow
+def test_with_flip_tta_the_phone_model_is_the_flip_averaged_network(trained_model, tflite_models, transform):
+    settings = TRAINED_SETTINGS.model_copy(
+        update={"training": TRAINED_SETTINGS.training.model_copy(update={"flip_tta": True})}
+    )
+    averaged = converter.rebuild_model(trained_model[0], settings, NUM_CLASSES)
+    assert averaged.name.endswith("_flip_averaged")
+    pixels = np.concatenate(
+        [batch for batch, _ in transformed_batches(examples_artifact(trained_model[1]), "eval", transform[0])]
+    )
+    expected = np.argmax(averaged.predict(pixels / 255.0, verbose=0), axis=-1)
+    runner = _runner(converter.convert(averaged, "float16"), tflite_models["float16"])
+    for image, keras_map in zip(pixels, expected):
+        class_map, _ = runner.run(image)
+        assert np.mean(class_map == keras_map) > 0.99
+        mirrored_map, _ = runner.run(image[:, ::-1])
+        np.testing.assert_array_equal(mirrored_map, class_map[:, ::-1])
