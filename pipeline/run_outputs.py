@@ -115,14 +115,19 @@ def training_result(model: Artifact) -> Optional[dict]:
         "validation_pixel_accuracy": metrics["val_pixel_accuracy"][kept - 1],
         "validation_mean_iou": metrics["val_mean_iou"][kept - 1],
         "calibrated_validation_mean_iou": calibration["validation_mean_iou_after"] if calibration else None,
+        "flip_tta": bool(saved.get("flip_tta")),
     }
 
 
 def validation_mean_iou_text(result: dict) -> str:
-    """The kept epoch's validation mean IoU, and the exported model's after the class offsets."""
+    """The kept epoch's validation mean IoU, and the exported model's after the class offsets
+    (fitted to the flip-averaged logits with --flip-tta, which the text then names)."""
     text = f"validation mean IoU {result['validation_mean_iou']:.3f}"
     calibrated = result.get("calibrated_validation_mean_iou")
-    return text + (f", {calibrated:.3f} with class offsets" if calibrated is not None else "")
+    if calibrated is None:
+        return text
+    flip = "test-time flip and " if result.get("flip_tta") else ""
+    return text + f", {calibrated:.3f} with {flip}class offsets"
 
 
 def export_run_report(config: PipelineConfig) -> Optional[str]:

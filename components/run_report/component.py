@@ -96,6 +96,7 @@ def _training_summary(history: Dict[str, Any]) -> Dict[str, Any]:
         "kept_epoch": kept,
         "validation": chosen,
         "class_calibration": history.get("class_calibration"),
+        "flip_tta": bool(history.get("flip_tta")),
     }
 
 

@@ -294,8 +294,20 @@ def _training_section(
         else f"{epochs} epochs."
     )
     return page.paragraph(
-        kept_text + _calibration_text(history.get("class_calibration"), class_names)
+        kept_text
+        + _flip_text(bool(history.get("flip_tta")))
+        + _calibration_text(history.get("class_calibration"), class_names)
     ) + page.image(CURVES_CHART, "loss, pixel accuracy and mean IoU per epoch")
+
+
+def _flip_text(flip_tta: bool) -> str:
+    """Says that the exported model is flip-averaged (--flip-tta): the figures that follow are its."""
+    if not flip_tta:
+        return ""
+    return (
+        " The exported model averages its logits on each image and on its mirror image "
+        "(test-time flip, --flip-tta)."
+    )
 
 
 def _calibration_text(calibration: Optional[Mapping[str, Any]], class_names: Sequence[str]) -> str:

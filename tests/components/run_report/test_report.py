@@ -142,6 +142,23 @@ def test_the_page_names_the_split_of_each_figure_and_the_majority_class_guess(fu
     assert "always the majority class" in page and "59.0%" in page and "0.197" in page
     assert "best on the validation split" in page and "eval split" in page
     assert "(pet +0.00, background +1.00, border -0.50) move its mean IoU from 0.673 to 0.697" in page
+    assert "test-time flip" not in page
+
+
+def test_a_flip_averaged_model_says_so_before_its_offsets(tmp_path):
+    index = write_report(
+        str(tmp_path / "report"),
+        metrics=make_metrics(),
+        history={**make_history(), "flip_tta": True},
+        samples=[ellipse_sample("sample_0", 0)],
+        title="run 8",
+        class_names=CLASSES,
+    )
+    page = read(index)
+    flip = page.index(
+        "averages its logits on each image and on its mirror image (test-time flip, --flip-tta)"
+    )
+    assert flip < page.index("move its mean IoU from 0.673 to 0.697")
 
 
 def test_pngs_open_and_have_plausible_sizes(full_report):
