@@ -17,6 +17,7 @@ def test_each_option_row_changes_one_thing_from_the_plain_recipe():
     assert rows["default"] == {} and rows["fcn8"] == {}
     assert rows["default-unbalanced"] == {"balance_classes": False}
     assert rows["default-uncalibrated"] == {"calibrate_classes": False}
+    assert rows["default-flip-tta"] == {"flip_tta": True}
 
 
 def test_a_row_trains_with_the_trainers_defaults_at_the_ablation_sizes():
@@ -76,6 +77,11 @@ def test_targets_are_judged_from_the_measured_rows():
     result["rows"]["default"]["summary"] = ablation.summarise(result["rows"]["default"]["runs"])
     missed = ablation.targets(result)
     assert not missed["seed_spread"]["met"] and not missed["mean_iou_margin_over_tutorial"]["met"]
+    fcn8 = ablation.targets(result, "fcn8")  # any row can be judged: FCN-8s' border misses
+    assert (
+        fcn8["mean_iou_margin_over_tutorial"]["value"] == pytest.approx(0.09)
+        and not fcn8["border_iou"]["met"]
+    )
 
 
 def test_tables_show_every_row_and_both_models():
@@ -91,7 +97,7 @@ def test_tables_show_every_row_and_both_models():
 def test_make_bench_prints_the_last_ablation_and_says_whether_the_code_changed_since(tmp_path):
     assert ablation.latest_tables(results_dir=str(tmp_path)) is None
     result = _result()
-    result["targets"] = ablation.targets(result)
+    result["targets"] = {"default": ablation.targets(result)}
     result.update(code=ablation.code_fingerprint(), finished="2026-12-03 22:40 UTC")
     (tmp_path / "ablation.json").write_text(json.dumps(result))
     (tmp_path / "ablation.md").write_text(ablation.ablation_table(result) + "\n")
@@ -100,7 +106,7 @@ def test_make_bench_prints_the_last_ablation_and_says_whether_the_code_changed_s
         "Training recipe ablation, full sizes (`make bench-ablation`, 2026-12-03 22:40 UTC; "
     )
     assert "code is unchanged since" in printed and ablation.ablation_table(result) in printed
-    assert "target seed_spread: 0.008 (target 0.01) met" in printed
+    assert "target seed_spread (default): 0.008 (target 0.01) met" in printed
     result["code"] = "0" * 16
     (tmp_path / "ablation.json").write_text(json.dumps(result))
     assert "changed since: rerun `make bench-ablation`" in ablation.latest_tables(results_dir=str(tmp_path))
@@ -111,8 +117,11 @@ def test_make_bench_prints_the_last_ablation_and_says_whether_the_code_changed_s
     assert "demo-scale sizes (`make bench-ablation BENCH_ABLATION_FLAGS=--demo-scale`" in demo
 
 
-def test_the_demo_scale_compares_the_tutorial_and_the_defaults_at_the_demos_sizes():
+def test_the_demo_scale_compares_the_tutorial_and_the_defaults_with_and_without_flip_at_the_demos_sizes():
     sizes = ablation.DEMO_SCALE
     assert (sizes.image_size, sizes.epochs, sizes.batch_size, len(sizes.seeds)) == (128, 10, 16, 3)
-    assert sizes.only == ("tutorial", "default") and sizes.results_dir == ablation.FULL.results_dir
+    assert (
+        sizes.only == ("tutorial", "default", "default-flip-tta")
+        and sizes.results_dir == ablation.FULL.results_dir
+    )
     assert sizes.stem != ablation.FULL.stem
