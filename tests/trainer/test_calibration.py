@@ -6,7 +6,7 @@ import pytest
 import tf_keras as keras
 
 from trainer.calibration import calibrate, fit_class_offsets, offset_mean_iou, output_bias, validation_logits
-from trainer.models import build_model
+from trainer.models import build_model, inference_model
 
 
 def _skewed_logits(skew: float, noise: float = 1.0, seed: int = 0):
@@ -44,19 +44,25 @@ def _tiny_model() -> keras.Model:
     return keras.Model(inputs, keras.layers.Conv2D(3, 1, name="logits")(hidden))
 
 
-def test_calibrate_folds_the_offsets_into_the_output_bias():
+@pytest.mark.parametrize("flip_tta", [False, True])
+def test_calibrate_fits_the_shipped_logits_and_folds_the_offsets_into_the_output_bias(flip_tta):
     keras.utils.set_random_seed(0)
     model = _tiny_model()
+    shipped = inference_model(model, flip_tta)  # with --flip-tta: flip-averaged, same weights
     images = np.random.default_rng(1).random((10, 8, 8, 3), dtype=np.float32)
     masks = np.random.default_rng(2).choice(3, size=(10, 8, 8), p=[0.3, 0.2, 0.5])
-    before_logits = validation_logits(model, images)
+    before_logits = validation_logits(shipped, images)
     bias_before = output_bias(model).numpy().copy()
 
-    result = calibrate(model, model, (images, masks))
+    result = calibrate(model, shipped, (images, masks))
 
     offsets = np.asarray(result["offsets"], np.float32)
+    assert offsets.any()  # these masks favour class 2, which the random model does not
     np.testing.assert_allclose(output_bias(model).numpy(), bias_before + offsets, rtol=0, atol=1e-6)
-    np.testing.assert_allclose(validation_logits(model, images), before_logits + offsets, atol=1e-5)
+    np.testing.assert_allclose(validation_logits(shipped, images), before_logits + offsets, atol=1e-5)
+    assert result["validation_mean_iou_before"] == pytest.approx(
+        offset_mean_iou(before_logits, masks, [0, 0, 0]), abs=1e-9
+    )
     assert result["validation_mean_iou_after"] == pytest.approx(
         offset_mean_iou(before_logits, masks, offsets), abs=1e-9
     )
