@@ -60,7 +60,8 @@ bench: $(STAMP)
 
 # make bench-ablation: the training recipe's options one by one, over 3 seeds, against the
 # tutorial's code and FCN-8s (bench/ablation.py; about 40 minutes on 2 cores);
-# BENCH_ABLATION_FLAGS=--demo-scale: the tutorial against the defaults at make demo's sizes (~25 min).
+# BENCH_ABLATION_FLAGS=--demo-scale: the tutorial against the defaults, without and with the
+# test-time flip, at make demo's sizes (~25 min).
 .PHONY: bench-ablation
 bench-ablation: $(STAMP)
 	$(VENV)/bin/python -m bench.ablation $(BENCH_ABLATION_FLAGS)

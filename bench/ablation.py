@@ -94,8 +94,8 @@ RECIPE_CODE = (
 @dataclasses.dataclass(frozen=True)
 class Sizes:
     """One ablation's sizes and rows: FULL (every row) runs in about 40 minutes on this machine,
-    DEMO_SCALE (the tutorial against the defaults at `make demo`'s sizes) in about 25, QUICK in
-    minutes."""
+    DEMO_SCALE (the tutorial against the defaults, without and with the test-time flip, at
+    `make demo`'s sizes) in about 25, QUICK in minutes."""
 
     name: str
     n_train: int
@@ -539,8 +539,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     scale.add_argument(
         DEMO_SCALE.flag,
         action="store_true",
-        help="the tutorial against the defaults at make demo's sizes (600 images, 128 px, 10 "
-        "epochs), 3 seeds: about 25 minutes",
+        help="the tutorial against the defaults, without and with the test-time flip, at make "
+        "demo's sizes (600 images, 128 px, 10 epochs), 3 seeds: about 25 minutes",
     )
     parser.add_argument("--only", nargs="+", metavar="ROW", help="run only these rows")
     args = parser.parse_args(argv)
