@@ -11,7 +11,6 @@ each call timed on its own (eager calls on CPU return when the work is done).
 """
 
 import dataclasses
-import os
 import time
 from typing import Callable, Dict, List
 
@@ -22,9 +21,9 @@ from tfx.utils import path_utils
 from bench.common import NUM_CLASSES, Recorder, Settings, alternating_orders, latency_stats, parse_settings
 from bench.data import encoded_images, resized_arrays, tfds_builder
 from bench.pipeline_run import artifact, pipeline_config, trainer_settings
-from contract.names import KERAS_DIR, PREDICT_IMAGES, WEIGHTS_FILE
+from components.tflite.converter import rebuild_model
+from contract.names import PREDICT_IMAGES
 from trainer.preprocessing import decode_images
-from trainer.task import build_for
 
 BATCH_SIZES = (1, 32)
 DISTINCT_BATCHES = 4
@@ -54,8 +53,7 @@ class Served:
         config = pipeline_config(settings)
         model_uri = artifact(config, "Trainer.Model").uri
         signature = tf.saved_model.load(path_utils.serving_model_path(model_uri)).signatures[PREDICT_IMAGES]
-        model = build_for(trainer_settings(config), NUM_CLASSES)
-        model.load_weights(os.path.join(model_uri, KERAS_DIR, WEIGHTS_FILE)).expect_partial()
+        model = rebuild_model(model_uri, trainer_settings(config), NUM_CLASSES)
         size = settings.image_size
         bare = tf.function(
             lambda x: model(x, training=False),

@@ -27,8 +27,8 @@ from bench.data import resized_arrays, tfds_builder
 from bench.evaluation import score
 from bench.pipeline_run import artifact, execution_seconds, pipeline_config, trainer_settings
 from bench.step_timer import StepTimer, batch_sizes, warmup_steps
-from contract.names import HISTORY_FILE, KERAS_DIR, WEIGHTS_FILE
-from trainer.task import build_for
+from components.tflite.converter import rebuild_model
+from contract.names import HISTORY_FILE
 
 TUTORIAL_SEED = 42  # the Trainer's default seed
 
@@ -108,8 +108,7 @@ def trainer_side(settings: Settings, eval_images, eval_masks) -> Dict[str, objec
     with open(os.path.join(model_uri, HISTORY_FILE), encoding="utf-8") as handle:
         history = json.load(handle)
     keras.backend.clear_session()
-    model = build_for(trainer_settings(config), NUM_CLASSES)
-    model.load_weights(os.path.join(model_uri, KERAS_DIR, WEIGHTS_FILE)).expect_partial()
+    model = rebuild_model(model_uri, trainer_settings(config), NUM_CLASSES)
     return {
         "component_seconds": execution_seconds(config)["Trainer"]["seconds"],
         "timing": event_epoch_seconds(artifact(config, "Trainer.ModelRun").uri),
