@@ -11,7 +11,7 @@ import json
 import os
 import platform
 import time
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -111,10 +111,28 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+# The vector instruction sets oneDNN chooses its kernels by. Two CPUs sold under one model name
+# (a cloud "AMD EPYC") can differ in them, and a training's figures differ with them (README
+# "The demo"), so every result records which of them its machine had.
+VECTOR_EXTENSIONS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+
+
+def vector_extensions(cpuinfo: str = "/proc/cpuinfo") -> List[str]:
+    """Which of VECTOR_EXTENSIONS this CPU has, from cpuinfo's flags (none known: [])."""
+    with open(cpuinfo, encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                return [name for name in VECTOR_EXTENSIONS if name in flags]
+    return []
+
+
 def machine_snapshot() -> Dict[str, Any]:
-    """The CPU, cores and current load; call at the start and end of each benchmark."""
+    """The CPU, its vector instruction sets, cores and current load; call at the start and end of
+    each benchmark."""
     return {
         "cpu_model": cpu_model(),
+        "vector_extensions": vector_extensions(),
         "cores": os.cpu_count(),
         "usable_cores": len(os.sched_getaffinity(0)),
         "load_average_1_5_15": [round(v, 2) for v in os.getloadavg()],
