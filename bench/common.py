@@ -103,12 +103,17 @@ def parse_settings(description: str, argv: Optional[Sequence[str]] = None) -> Se
     return QUICK if parser.parse_args(argv).quick else FULL
 
 
-def cpu_model() -> str:
-    with open("/proc/cpuinfo", encoding="utf-8") as handle:
+def _cpuinfo_value(key: str, cpuinfo: str = "/proc/cpuinfo") -> Optional[str]:
+    """The first `key : value` line's value in cpuinfo (every core repeats it), or None."""
+    with open(cpuinfo, encoding="utf-8") as handle:
         for line in handle:
-            if line.startswith("model name"):
+            if line.startswith(key):
                 return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
+    return None
+
+
+def cpu_model() -> str:
+    return _cpuinfo_value("model name") or platform.processor() or "unknown"
 
 
 # The vector instruction sets oneDNN chooses its kernels by. Two CPUs sold under one model name
@@ -119,12 +124,8 @@ VECTOR_EXTENSIONS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "am
 
 def vector_extensions(cpuinfo: str = "/proc/cpuinfo") -> List[str]:
     """Which of VECTOR_EXTENSIONS this CPU has, from cpuinfo's flags (none known: [])."""
-    with open(cpuinfo, encoding="utf-8") as handle:
-        for line in handle:
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                return [name for name in VECTOR_EXTENSIONS if name in flags]
-    return []
+    flags = set((_cpuinfo_value("flags", cpuinfo) or "").split())
+    return [name for name in VECTOR_EXTENSIONS if name in flags]
 
 
 def machine_snapshot() -> Dict[str, Any]:

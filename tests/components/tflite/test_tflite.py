@@ -248,8 +248,8 @@ def test_with_flip_tta_the_phone_model_is_the_flip_averaged_network(trained_mode
         assert np.mean(class_map == keras_map) > 0.99
         mirrored_map, _ = runner.run(image[:, ::-1])
         np.testing.assert_array_equal(mirrored_map, class_map[:, ::-1])
-    # int8 keeps the average too: the network runs once on the image and its mirror stacked, so
-    # the converter quantizes one set of activations (two calls lost 0.04 mean IoU in int8).
+    # int8 keeps the average too: the network runs once on the image and its mirror stacked
+    # (built as two calls, the int8 model lost 0.04 mean IoU on the demo's eval set).
     int8 = _runner(converter.convert(averaged, "int8", pixels), tflite_models["int8"])
     agreement = [np.mean(int8.run(image)[0] == keras_map) for image, keras_map in zip(pixels, expected)]
     assert np.mean(agreement) > 0.97
