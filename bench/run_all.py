@@ -17,18 +17,6 @@ import time
 from bench import report
 from bench.common import FULL, QUICK, REPO_ROOT, SCRATCH_DIR
 
-STAGES = (
-    "where_time_goes",
-    "training_compare",
-    "throughput",
-    "serving_cost",
-    "tflite_cost",
-    "transform_beam",
-    "ceiling",
-    "exif_cost",
-    "cli_latency",
-    "determinism_cost",
-)
 LOG_TAIL_LINES = 40
 
 
@@ -72,7 +60,7 @@ def main() -> None:
         log_dir = os.path.join(SCRATCH_DIR, f"logs-{settings.name}")
         os.makedirs(log_dir, exist_ok=True)
         started = time.perf_counter()
-        stage_seconds = {stage: run_stage(stage, args.quick, log_dir) for stage in STAGES}
+        stage_seconds = {stage: run_stage(stage, args.quick, log_dir) for stage in report.BENCHMARKS}
         total = time.perf_counter() - started
     summary, table = report.write(settings, stage_seconds, total)
     print()

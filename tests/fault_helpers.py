@@ -18,27 +18,12 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
 from components.shared.atomic import DELETING_PREFIX, STAGING_PREFIX
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, SMALL_FLAGS
 
 PIPELINE_NAME = "segpipe"
 MODEL_NAME = "segmenter"
 # Hidden leftovers of an interrupted publish or prune: never integer-named, swept by the next one.
 HIDDEN_PREFIXES = (STAGING_PREFIX, DELETING_PREFIX)
-# The smallest pipeline that still runs every component for real.
-SMALL_FLAGS = (
-    "--image-size",
-    "64",
-    "--epochs",
-    "1",
-    "--batch-size",
-    "8",
-    "--encoder-weights",
-    "none",
-    "--beam-mode",
-    "in_memory",
-    "--min-mean-iou",
-    "0",
-)
 # Where each component's executor writes first: TFX's launcher creates these output directories
 # (pipeline_root/<node>/<output key>/<execution id>) just before it calls the executor's Do.
 FIRST_OUTPUT = {

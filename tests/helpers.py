@@ -1,8 +1,9 @@
 """Test helpers: encoded images, raw examples and a real exported model, made on the fly."""
 
+import argparse
 import io
 import os
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -18,6 +19,7 @@ from tfx.types import artifact_utils, standard_artifacts
 from components.tfds_example_gen.examples import make_example
 from contract import names as features
 from pipeline.config import BUILT_IN_SCHEMA
+from serving import predict_cli
 from trainer.export import export_saved_model
 from trainer.models import build_model
 from trainer.preprocessing import preprocessing_fn
@@ -25,6 +27,24 @@ from trainer.settings import ModelSettings, TrainerSettings, TrainingSettings
 from trainer.task import build_for
 
 EXPORT_SIZE = 64
+# The smallest `segpipe run` that still runs every component for real: 64 px, one epoch, a random
+# encoder (nothing to download). The end-to-end tests add the Beam runner and blessing floor they need.
+TINY_RUN_FLAGS = ("--image-size", "64", "--epochs", "1", "--batch-size", "8", "--encoder-weights", "none")
+IN_PROCESS_BEAM = ("--beam-mode", "in_memory")
+BLESS_ANY_MODEL = ("--min-mean-iou", "0")  # one epoch on 16 images: push whatever it scores
+SMALL_FLAGS = (*TINY_RUN_FLAGS, *IN_PROCESS_BEAM, *BLESS_ANY_MODEL)
+# What every run writes up to the trained model, whatever happens after it.
+TRAINING_OUTPUTS = frozenset(
+    {
+        "TfdsExampleGen.Examples",
+        "StatisticsGen.ExampleStatistics",
+        "ImportSchemaGen.Schema",
+        "ExampleValidator.ExampleAnomalies",
+        "Transform.TransformGraph",
+        "Transform.Examples",
+        "Trainer.Model",
+    }
+)
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -166,3 +186,13 @@ def train_test_model(root, records: List[bytes], epochs: int = 10) -> str:
     export_saved_model(model, transform, os.path.join(model_dir, "Format-Serving"))
     model.save_weights(os.path.join(model_dir, features.KERAS_DIR, features.WEIGHTS_FILE))
     return model_dir
+
+
+def run_predict_cli(argv: List[str], capsys) -> Tuple[int, str, str]:
+    """`segpipe predict` in this process: its exit code and console, which never shows a traceback."""
+    parser = argparse.ArgumentParser(prog="segpipe predict")
+    predict_cli.add_arguments(parser)
+    code = predict_cli.run(parser.parse_args(argv))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err

@@ -40,7 +40,7 @@ from tests.fault_helpers import (
     served_copy_of,
     wait_until,
 )
-from tests.helpers import export_test_model, jpeg_bytes
+from tests.helpers import TRAINING_OUTPUTS, export_test_model, jpeg_bytes
 
 pytestmark = pytest.mark.faults
 
@@ -59,14 +59,7 @@ KILL_CHAIN = (
     ("during Pusher, mid-publish", "Pusher", "staging", 0.0),
     ("during Pusher, random delay", "Pusher", "start", None),
 )
-EXPECTED_OUTPUTS = {
-    "TfdsExampleGen.Examples",
-    "StatisticsGen.ExampleStatistics",
-    "ImportSchemaGen.Schema",
-    "ExampleValidator.ExampleAnomalies",
-    "Transform.TransformGraph",
-    "Transform.Examples",
-    "Trainer.Model",
+EXPECTED_OUTPUTS = TRAINING_OUTPUTS | {
     "Evaluator.ModelEvaluation",
     "Evaluator.ModelBlessing",
     "Pusher.PushedModel",

@@ -18,6 +18,7 @@ from pipeline import cli
 from pipeline.config import build_config
 from pipeline.run_outputs import latest_artifacts
 from pipeline.run_summary import load_summary
+from tests.helpers import SMALL_FLAGS
 
 pytestmark = pytest.mark.e2e
 
@@ -57,18 +58,7 @@ def test_a_run_on_an_old_output_directory_reuses_its_store(old_output, pristine_
         pristine_dataset,
         "--output",
         old_output,
-        "--encoder-weights",
-        "none",
-        "--beam-mode",
-        "in_memory",
-        "--image-size",
-        "64",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "8",
-        "--min-mean-iou",
-        "0",
+        *SMALL_FLAGS,
     ]
     assert cli.main(argv) == 0
 

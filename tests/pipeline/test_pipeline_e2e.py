@@ -13,6 +13,7 @@ from pipeline import cli
 from pipeline.config import build_config
 from pipeline.run_outputs import anomalies_by_split, latest_artifacts
 from pipeline.run_summary import load_summary
+from tests.helpers import IN_PROCESS_BEAM, TINY_RUN_FLAGS, TRAINING_OUTPUTS
 
 pytestmark = pytest.mark.e2e
 
@@ -31,15 +32,6 @@ DAG_ORDER = [
     "RunReport",
 ]
 UPSTREAM = {"ImportSchemaGen", "TfdsExampleGen", "StatisticsGen", "Transform", "ExampleValidator", "Trainer"}
-EXPECTED_OUTPUTS = {
-    "TfdsExampleGen.Examples",
-    "StatisticsGen.ExampleStatistics",
-    "ImportSchemaGen.Schema",
-    "ExampleValidator.ExampleAnomalies",
-    "Transform.TransformGraph",
-    "Transform.Examples",
-    "Trainer.Model",
-}
 
 
 def test_segpipe_run_executes_the_dag_and_caches_an_unchanged_rerun(pristine_dataset, tmp_path, capsys):
@@ -51,16 +43,8 @@ def test_segpipe_run_executes_the_dag_and_caches_an_unchanged_rerun(pristine_dat
         str(tmp_path / "span-{SPAN}"),
         "--output",
         out,
-        "--encoder-weights",
-        "none",
-        "--beam-mode",
-        "in_memory",
-        "--image-size",
-        "64",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "8",
+        *TINY_RUN_FLAGS,
+        *IN_PROCESS_BEAM,
     ]
     assert cli.main(argv) == 0
     printed = capsys.readouterr().out
@@ -72,7 +56,7 @@ def test_segpipe_run_executes_the_dag_and_caches_an_unchanged_rerun(pristine_dat
 
     config = build_config(overrides={("output", "output_dir"): out})
     artifacts = latest_artifacts(config)
-    assert set(artifacts) >= EXPECTED_OUTPUTS
+    assert set(artifacts) >= TRAINING_OUTPUTS
     examples = artifacts["TfdsExampleGen.Examples"]
     assert examples.get_int_custom_property("span") == 1
     assert os.path.isfile(os.path.join(examples.uri, DATA_QUALITY_REPORT))

@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from contract.names import RUN_SUMMARY
-from tests.helpers import REPO_ROOT
+from tests.helpers import BLESS_ANY_MODEL, REPO_ROOT, TINY_RUN_FLAGS
 
 pytestmark = pytest.mark.e2e
 
@@ -42,16 +42,8 @@ def test_a_run_on_real_world_shaped_data_keeps_every_usable_record_and_prints_no
         data,
         "--output",
         out,
-        "--encoder-weights",
-        "none",
-        "--image-size",
-        "64",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "8",
-        "--min-mean-iou",
-        "0",
+        *TINY_RUN_FLAGS,
+        *BLESS_ANY_MODEL,
     )
     printed = run.stdout + run.stderr
     assert run.returncode == 0, printed[-3000:]

@@ -12,6 +12,7 @@ from pipeline.config import build_config
 from pipeline.run_outputs import latest_artifacts
 from pipeline.run_summary import load_summary
 from serving.model_layout import versions
+from tests.helpers import SMALL_FLAGS
 
 pytestmark = pytest.mark.e2e
 
@@ -29,18 +30,7 @@ def test_retrain_trains_on_new_spans_only_and_warm_starts_from_the_blessed_model
         str(spans / "span-{SPAN}"),
         "--output",
         out,
-        "--encoder-weights",
-        "none",
-        "--beam-mode",
-        "in_memory",
-        "--image-size",
-        "64",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "8",
-        "--min-mean-iou",
-        "0",
+        *SMALL_FLAGS,
     ]
     config = build_config(overrides={("output", "output_dir"): out})
     base = os.path.join(config.serving_root, config.push.model_name)

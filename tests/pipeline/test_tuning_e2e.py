@@ -10,7 +10,7 @@ from pipeline import cli
 from pipeline.config import build_config
 from pipeline.run_outputs import latest_artifacts
 from pipeline.run_summary import load_summary
-from tests.fault_helpers import SMALL_FLAGS
+from tests.helpers import SMALL_FLAGS
 
 pytestmark = pytest.mark.e2e
 

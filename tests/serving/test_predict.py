@@ -29,7 +29,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from serving import predict_cli
 from serving.predictors import InProcessPredictor, PredictionError, resolve_model_dir
-from tests.helpers import jpeg_bytes
+from tests.helpers import jpeg_bytes, run_predict_cli
 
 # Hypothesis caches under ./.hypothesis even with no example database; keep the tree clean.
 os.environ.setdefault(
@@ -197,15 +197,6 @@ def good_images(tmp_path):
     return [(str(cat), (123, 77)), (dog, (40, 51)), (grey, (66, 30)), (str(phone), (60, 90))]
 
 
-def _run(argv, capsys):
-    parser = argparse.ArgumentParser(prog="segpipe predict")
-    predict_cli.add_arguments(parser)
-    code = predict_cli.run(parser.parse_args(argv))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
-
-
 def _assert_outputs(out_dir, stem, size, line):
     """The mask holds class ids at the image's size, the overlay is RGB at that size, and the
     printed shares are the mask's and sum to 100%."""
@@ -235,7 +226,7 @@ def backend(request):
 
 def test_each_backend_writes_maps_of_each_images_own_size(backend, good_images, signature, tmp_path, capsys):
     out_dir = str(tmp_path / "out")
-    code, out, err = _run(
+    code, out, err = run_predict_cli(
         [path for path, _ in good_images] + backend + ["--out", out_dir, "--batch-size", "2"], capsys
     )
     assert code == 0, err
@@ -282,7 +273,7 @@ def test_bad_inputs_fail_alone_with_a_message_naming_them(exported_model, good_i
     good = good_images[:3] + [(str(tmp_path / "again" / "cat.jpg"), (20, 10))]
     paths = [good[0][0], *list(bad)[:3], good[1][0], *list(bad)[3:], good[2][0], good[3][0]]
     out_dir = str(tmp_path / "out")
-    code, out, err = _run(
+    code, out, err = run_predict_cli(
         paths
         + ["--model-dir", exported_model, "--out", out_dir, "--max-pixels", "10000", "--batch-size", "3"],
         capsys,
@@ -301,7 +292,7 @@ def test_bad_inputs_fail_alone_with_a_message_naming_them(exported_model, good_i
 def test_a_batch_the_server_refuses_is_retried_image_by_image(
     rest_server, rest_url, good_images, tmp_path, capsys
 ):
-    code, out, err = _run(
+    code, out, err = run_predict_cli(
         [path for path, _ in good_images]
         + ["--server", rest_url, "--batch-size", "3", "--out", str(tmp_path)],
         capsys,
@@ -322,7 +313,7 @@ def test_an_image_pillow_reads_but_the_model_refuses_fails_alone(
     damaged = tmp_path / "damaged.png"
     damaged.write_bytes(buffer.getvalue()[:-4] + b"\0\0\0\0")
     paths = [good_images[0][0], str(damaged), good_images[1][0]]
-    code, out, err = _run(
+    code, out, err = run_predict_cli(
         paths + ["--server", rest_url, "--batch-size", "2", "--out", str(tmp_path / "out")], capsys
     )
     assert code == 1 and rest_server.batch_sizes == [2, 1, 1, 1]
@@ -335,7 +326,7 @@ def test_an_image_pillow_reads_but_the_model_refuses_fails_alone(
 
 def _assert_backend_error(argv, message, tmp_path, capsys):
     out_dir = tmp_path / "out"
-    code, out, err = _run(argv + ["--out", str(out_dir)], capsys)
+    code, out, err = run_predict_cli(argv + ["--out", str(out_dir)], capsys)
     assert code == 1 and out == ""
     problems = [line for line in err.splitlines() if line.startswith("segpipe predict: error: ")]
     assert problems[0].startswith(f"segpipe predict: error: {message}"), err

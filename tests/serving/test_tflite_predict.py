@@ -7,7 +7,6 @@ preprocessing that differs from the Transform's (another resize, a missing /255,
 orientation) fails here.
 """
 
-import argparse
 import os
 import shutil
 
@@ -17,9 +16,8 @@ import tensorflow as tf
 from PIL import ExifTags, Image
 
 from contract.names import TFLITE_CONTRACT_FILE, TFLITE_MODEL_FILE
-from serving import predict_cli
 from serving.tflite_contract import AppContract, ContractError, read_contract
-from tests.helpers import truth_classes
+from tests.helpers import run_predict_cli, truth_classes
 
 
 def _truth_photo(width: int, height: int, seed: int) -> np.ndarray:
@@ -57,15 +55,6 @@ def predict_images(trained_model):
     return tf.saved_model.load(os.path.join(trained_model[0], "Format-Serving")).signatures["predict_images"]
 
 
-def _run(argv, capsys):
-    parser = argparse.ArgumentParser(prog="segpipe predict")
-    predict_cli.add_arguments(parser)
-    code = predict_cli.run(parser.parse_args(argv))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
-
-
 @pytest.fixture(scope="module")
 def model_base(tflite_models, tmp_path_factory):
     """SERVING_ROOT/segmenter-tflite with versions 2 (int8) and 10 (float16): 10 is the latest."""
@@ -86,7 +75,9 @@ def test_predict_tflite_writes_maps_of_each_images_own_size_like_the_saved_model
         "base": model_base,
     }[form]
     out_dir = str(tmp_path / "out")
-    code, out, err = _run([path for path, _ in images] + ["--tflite", location, "--out", out_dir], capsys)
+    code, out, err = run_predict_cli(
+        [path for path, _ in images] + ["--tflite", location, "--out", out_dir], capsys
+    )
     assert code == 0, err
     assert f"loading the TFLite model {model_base}/10/{TFLITE_MODEL_FILE}" in err
     assert len(out.splitlines()) == len(images)
@@ -105,7 +96,9 @@ def test_the_int8_model_segments_like_the_float16_one(tflite_models, images, tmp
     maps = {}
     for variant in ("float16", "int8"):
         out_dir = str(tmp_path / variant)
-        code, _, err = _run([images[0][0], "--tflite", tflite_models[variant], "--out", out_dir], capsys)
+        code, _, err = run_predict_cli(
+            [images[0][0], "--tflite", tflite_models[variant], "--out", out_dir], capsys
+        )
         assert code == 0, err
         maps[variant] = np.array(Image.open(os.path.join(out_dir, "cat_mask.png")))
     assert np.mean(maps["float16"] == maps["int8"]) > 0.9
@@ -116,7 +109,9 @@ def test_a_model_without_its_contract_fails_in_one_line(tflite_models, images, t
     folder = tmp_path / "bare"
     folder.mkdir()
     shutil.copy(os.path.join(tflite_models["int8"], TFLITE_MODEL_FILE), folder)
-    code, out, err = _run([images[0][0], "--tflite", str(folder), "--out", str(tmp_path / "out")], capsys)
+    code, out, err = run_predict_cli(
+        [images[0][0], "--tflite", str(folder), "--out", str(tmp_path / "out")], capsys
+    )
     assert code == 1 and not out
     assert f"{folder}/{TFLITE_CONTRACT_FILE}: no such file" in err and len(err.strip().splitlines()) == 2
 
@@ -126,14 +121,16 @@ def test_a_contract_that_does_not_fit_the_model_fails_in_one_line(tflite_models,
     folder = tmp_path / "swapped"
     shutil.copytree(tflite_models["int8"], folder)
     shutil.copy(os.path.join(tflite_models["float16"], TFLITE_CONTRACT_FILE), folder)  # says float32 input
-    code, _, err = _run([images[0][0], "--tflite", str(folder), "--out", str(tmp_path / "out")], capsys)
+    code, _, err = run_predict_cli(
+        [images[0][0], "--tflite", str(folder), "--out", str(tmp_path / "out")], capsys
+    )
     assert code == 1 and "its contract says ('float32'" in err
 
 
 @pytest.mark.parametrize("location", ["missing", "empty-dir"])
 def test_a_location_with_no_model_fails_in_one_line(location, images, tmp_path, capsys):
     (tmp_path / "empty-dir").mkdir()
-    code, out, err = _run([images[0][0], "--tflite", str(tmp_path / location)], capsys)
+    code, out, err = run_predict_cli([images[0][0], "--tflite", str(tmp_path / location)], capsys)
     assert code == 1 and not out and str(tmp_path / location) in err
 
 
