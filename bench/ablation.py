@@ -93,9 +93,9 @@ RECIPE_CODE = (
 
 @dataclasses.dataclass(frozen=True)
 class Sizes:
-    """One ablation's sizes and rows: FULL (every row) runs in about 40 minutes on this machine,
-    DEMO_SCALE (the tutorial against the defaults, without and with the test-time flip, at
-    `make demo`'s sizes) in about 25, QUICK in minutes."""
+    """One ablation's sizes and rows: FULL (every row) runs in 40 to 70 minutes on 2 cores,
+    depending on the CPU, DEMO_SCALE (the tutorial against the defaults, without and with the
+    test-time flip, at `make demo`'s sizes) in 20 to 35, QUICK in minutes."""
 
     name: str
     n_train: int
@@ -508,7 +508,7 @@ def target_lines(result: Dict[str, Any]) -> List[str]:
 
 def latest_tables(sizes: Sizes = FULL, results_dir: Optional[str] = None) -> Optional[str]:
     """The last ablation's tables and targets at these sizes, for `make bench` to print (the
-    ablation takes 25-40 minutes, so it is its own target), with whether the recipe's code has
+    ablation takes 20 to 70 minutes, so it is its own target), with whether the recipe's code has
     changed since; None when it never ran here."""
     results_dir = results_dir or sizes.results_dir
     json_path = os.path.join(results_dir, f"{sizes.stem}.json")
@@ -540,7 +540,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         DEMO_SCALE.flag,
         action="store_true",
         help="the tutorial against the defaults, without and with the test-time flip, at make "
-        "demo's sizes (600 images, 128 px, 10 epochs), 3 seeds: about 25 minutes",
+        "demo's sizes (600 images, 128 px, 10 epochs), 3 seeds: 20 to 35 minutes",
     )
     parser.add_argument("--only", nargs="+", metavar="ROW", help="run only these rows")
     args = parser.parse_args(argv)
