@@ -67,7 +67,7 @@ bench-ablation: $(STAMP)
 	$(VENV)/bin/python -m bench.ablation $(BENCH_ABLATION_FLAGS)
 
 # make bench-gpu: the Trainer's own input pipeline and model on a GPU, float32 and mixed
-# precision, XLA off and on, batch sizes up to memory (bench/gpu.py; on a CPU a tiny run).
+# precision, XLA off and on, batch sizes up to memory (bench/gpu/; on a CPU a tiny run).
 BENCH_GPU_FLAGS ?=
 .PHONY: bench-gpu
 bench-gpu: $(STAMP)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 17's GPU run, in one bounded command for a lent GPU machine (see bench/gpu.py).
+# Issue 17's GPU run, in one bounded command for a lent GPU machine (see bench/gpu/__init__.py).
 #
 #   bash bench/gpu_device_check.sh            # on the GPU machine, from anywhere in the repo copy
 #

@@ -1,4 +1,4 @@
-"""bench/gpu.py on the CPU: its tiny run end to end, and the parts that decide its numbers.
+"""bench/gpu/ on the CPU: its tiny run end to end, and the parts that decide its numbers.
 
 The GPU run itself happens on a lent machine (bench/gpu_device_check.sh); these tests never need
 one. The end-to-end run goes through the command line in a subprocess, as `make bench-gpu` would
@@ -15,8 +15,12 @@ import pytest
 import tf_keras as keras
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-from bench import gpu
 from bench.common import REPO_ROOT
+from bench.gpu.device import peak_tflops
+from bench.gpu.measure import Bench
+from bench.gpu.profiling import ProfileSteps, summarize_xplane
+from bench.gpu.report import render_table
+from bench.gpu.settings import FLOAT32, GPU_SIZES, MIXED, TINY_SIZES, Budget, Options
 from trainer import distribution
 
 OOM_FROM_BATCH = 4
@@ -60,7 +64,7 @@ def _check_configurations(doc):
     assert doc["device"]["peak_tflops"] is None and "no GPU" in doc["device"]["peak_note"]
     assert doc["skipped"] == []
     statuses = {(c["policy"], c["batch_size"]): c["status"] for c in doc["configs"]}
-    assert statuses[(gpu.FLOAT32, 2)] == statuses[(gpu.MIXED, 2)] == "ok"
+    assert statuses[(FLOAT32, 2)] == statuses[(MIXED, 2)] == "ok"
     for config in (c for c in doc["configs"] if c["status"] == "ok"):
         for feed in ("trainer_feed", "memory_feed"):
             timing = config[feed]
@@ -98,10 +102,10 @@ def _check_checks_latency_and_table(doc, table):
     assert pipeline["pipeline_alone_images_per_second"] > 0
     assert isinstance(pipeline["bottleneck"], bool)
     predict = doc["predict_images"]
-    assert predict["status"] == "ok" and predict["policy"] == gpu.FLOAT32
+    assert predict["status"] == "ok" and predict["policy"] == FLOAT32
     for batch in (1, 32):
         latency = predict[f"batch_{batch}"]
-        assert latency["calls"] == gpu.TINY_SIZES.predict_calls[batch]
+        assert latency["calls"] == TINY_SIZES.predict_calls[batch]
         assert 0 < latency["p50_ms"] <= latency["p99_ms"]
     summary = doc["summary"]
     assert summary["best_config"] == "float32 xla=off batch=2"
@@ -128,18 +132,18 @@ def _check_checks_latency_and_table(doc, table):
     ],
 )
 def test_peak_table_matches_whole_name_tokens(name, fp16, tf32):
-    peaks = gpu.peak_tflops(name)
+    peaks = peak_tflops(name)
     assert peaks is not None
     assert (peaks["fp16_bf16_tensor"], peaks["tf32_tensor"]) == (fp16, tf32)
 
 
 @pytest.mark.parametrize("name", ["NVIDIA A10G", "NVIDIA GeForce RTX 4090", "NVIDIA L40"])
 def test_unknown_gpus_get_no_peak(name):
-    assert gpu.peak_tflops(name) is None
+    assert peak_tflops(name) is None
 
 
 def test_budget_allows_only_what_fits_in_the_time_left():
-    budget = gpu.Budget(10.0, started=time.monotonic() - 8.0)
+    budget = Budget(10.0, started=time.monotonic() - 8.0)
     assert budget.allows(1.0) and not budget.allows(5.0)
     assert 1.9 < budget.left() <= 2.0
 
@@ -174,7 +178,7 @@ def test_kernel_summary_counts_stream_lines_only(tmp_path):
             },
         },
     )
-    summary = gpu.summarize_xplane(str(tmp_path))
+    summary = summarize_xplane(str(tmp_path))
     assert summary["source"] == "GPU streams"
     assert summary["total_device_ms"] == pytest.approx(6.0)
     top = summary["top_kernels"]
@@ -185,26 +189,26 @@ def test_kernel_summary_counts_stream_lines_only(tmp_path):
 def test_profiler_callback_traces_the_chosen_steps(tmp_path):
     model = keras.Sequential([keras.layers.Dense(4, input_shape=(8,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
-    profiler = gpu._ProfileSteps(str(tmp_path), warmup=2, steps=2)
+    profiler = ProfileSteps(str(tmp_path), warmup=2, steps=2)
     x = keras.backend.random_normal((64, 8))
     model.fit(x, x[:, :1], batch_size=8, epochs=1, callbacks=[profiler], verbose=0)
     assert not profiler.running
-    summary = gpu.summarize_xplane(str(tmp_path))
+    summary = summarize_xplane(str(tmp_path))
     assert summary["status"] == "ok" and summary["top_kernels"]
 
 
-def _gpu_bench(tmp_path) -> gpu.Bench:
+def _gpu_bench(tmp_path) -> Bench:
     """A Bench holding what a run on an H200 would have measured (built on this CPU machine)."""
     strategy, plan = distribution.choose_strategy(tf_config="", gpus=[])
-    bench = gpu.Bench(
-        gpu.Options(),
-        gpu.GPU_SIZES,
-        gpu.Budget(420.0, time.monotonic()),
+    bench = Bench(
+        Options(),
+        GPU_SIZES,
+        Budget(420.0, time.monotonic()),
         str(tmp_path / "gpu.json"),
         strategy,
         plan,
     )
-    bench.peaks = gpu.peak_tflops("NVIDIA H200")
+    bench.peaks = peak_tflops("NVIDIA H200")
     bench.flops = {"forward": 1.0e9, "training": 3.0e9, "training_over_forward": 3}
     bench.doc.update(
         flops_per_image=bench.flops,
@@ -220,7 +224,7 @@ def _gpu_bench(tmp_path) -> gpu.Bench:
     return bench
 
 
-def _measured(bench: gpu.Bench, policy: str, xla: bool, batch: int, images_per_second: float):
+def _measured(bench: Bench, policy: str, xla: bool, batch: int, images_per_second: float):
     record = {
         "policy": policy,
         "xla": xla,
@@ -237,10 +241,10 @@ def _measured(bench: gpu.Bench, policy: str, xla: bool, batch: int, images_per_s
 
 def test_gpu_shares_targets_and_table(tmp_path):
     bench = _gpu_bench(tmp_path)
-    fp32 = _measured(bench, gpu.FLOAT32, False, 256, 1000.0)
-    mixed = _measured(bench, gpu.MIXED, True, 256, 2500.0)
+    fp32 = _measured(bench, FLOAT32, False, 256, 1000.0)
+    mixed = _measured(bench, MIXED, True, 256, 2500.0)
     oom = {
-        "policy": gpu.MIXED,
+        "policy": MIXED,
         "xla": True,
         "batch_size": 512,
         "global_batch_size": 512,
@@ -271,7 +275,7 @@ def test_gpu_shares_targets_and_table(tmp_path):
         "total_device_ms": 10.0,
         "top_kernels": [{"name": "dgrad", "total_ms": 6.0, "calls": 20, "share": 0.6}],
     }
-    table = gpu.render_table(bench.doc)
+    table = render_table(bench.doc)
     assert table.startswith("# Training throughput on NVIDIA H200")
     assert "| mixed_float16 | on | 256 | 2,500.0 | 100.00 | 120.00 | 3.00 | 7.50 | 0.8% |" in table
     assert "| mixed_float16 | on | 512 | oom: ResourceExhaustedError: OOM |" in table
