@@ -7,7 +7,7 @@ Trainer's model is the one served. Everything is read back from the run's MLMD s
 """
 
 import os
-from typing import Dict
+from typing import Dict, TypedDict
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
@@ -20,6 +20,15 @@ from pipeline.run_outputs import latest_artifacts
 from trainer.settings import TrainerSettings
 
 ENCODER_WEIGHTS = "none"
+
+
+class ExecutionTime(TypedDict):
+    """One node's newest execution, from its MLMD record."""
+
+    seconds: float  # created -> last updated
+    started_ms: int  # milliseconds since the epoch
+    ended_ms: int
+    state: str  # an MLMD Execution.State name, e.g. "COMPLETE"
 
 
 def pipeline_config(settings: Settings) -> PipelineConfig:
@@ -62,11 +71,11 @@ def artifact(config: PipelineConfig, key: str) -> types.Artifact:
     return found[key]
 
 
-def execution_seconds(config: PipelineConfig) -> Dict[str, Dict[str, object]]:
+def execution_seconds(config: PipelineConfig) -> Dict[str, ExecutionTime]:
     """Per node: wall seconds of its newest execution (MLMD create → last update) and its state."""
     store = _store(config)
     prefix = config.output.pipeline_name + "."
-    result: Dict[str, Dict[str, object]] = {}
+    result: Dict[str, ExecutionTime] = {}
     for context in store.get_contexts_by_type("node"):
         if not context.name.startswith(prefix):
             continue

@@ -35,7 +35,8 @@ class StepTimer(keras.callbacks.Callback):
 
         `images_of_step(i)` is the batch size of the fit's i-th step (see `batch_sizes`).
         """
-        step_seconds, step_images = [], []
+        step_seconds: List[float] = []
+        step_images: List[int] = []
         for stamps in self.epochs:
             for begin, end in zip(stamps, stamps[1:]):
                 step_images.append(images_of_step(len(step_seconds)))

@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Sequence, TypeVar
 
 from bench.common import Recorder, Settings, alternating_orders, latency_stats, parse_settings
 from contract.names import TFLITE_MODEL_TYPE_NAME, TFLITE_SCORES_FILE
@@ -27,6 +27,8 @@ DISTINCT_IMAGES = 8
 WARMUP_CALLS = 3
 SAVED_MODEL = "saved_model"
 VARIANTS = (SAVED_MODEL, "float16", "int8")
+
+Input = TypeVar("Input")
 
 
 def _pipeline_outputs(settings: Settings) -> Dict[str, str]:
@@ -38,6 +40,11 @@ def _pipeline_outputs(settings: Settings) -> Dict[str, str]:
         "model": artifact(config, "Trainer.Model").uri,
         "tflite": artifact(config, f"TfliteExport.{TFLITE_MODEL_TYPE_NAME}").uri,
     }
+
+
+def _in_turn(run: Callable[[Input], object], inputs: Sequence[Input]) -> Callable[[int], object]:
+    """call(i): `run` on the i-th of `inputs`, cycling through them."""
+    return lambda i: run(inputs[i % len(inputs)])
 
 
 def _calls(settings: Settings, outputs: Dict[str, str], threads: int) -> Dict[str, Callable[[int], object]]:
@@ -71,7 +78,7 @@ def _calls(settings: Settings, outputs: Dict[str, str], threads: int) -> Dict[st
             runner = TfliteRunner(
                 handle.read(), read_contract(os.path.join(folder, TFLITE_CONTRACT_FILE)), threads
             )
-        calls[variant] = lambda i, run=runner.run: run(pixels[i % len(pixels)])
+        calls[variant] = _in_turn(runner.run, pixels)
     return calls
 
 

@@ -68,10 +68,13 @@ class Loop:
 
     def burst(self, steps: int) -> Dict[str, float]:
         """`steps` training steps, as fit runs them; seconds and images."""
+        train_function, iterator = self.train_function, self.iterator
+        if train_function is None or iterator is None:
+            raise RuntimeError("Loop.burst before Loop.warm_up: no train function or iterator yet")
         images = sum(self.images_of_step(self.step + i) for i in range(steps))
         started = time.perf_counter()
         for _ in range(steps):
-            logs = self.train_function(self.iterator)
+            logs = train_function(iterator)
         float(logs["loss"])  # wait for the last step
         self.step += steps
         return {"seconds": time.perf_counter() - started, "images": images}

@@ -15,7 +15,7 @@ import glob
 import json
 import os
 import time
-from typing import Dict
+from typing import Dict, List, Optional, TypedDict
 
 import tensorflow as tf
 import tensorflow_datasets as tfds
@@ -31,6 +31,44 @@ from components.tflite.converter import rebuild_model
 from contract.names import HISTORY_FILE
 
 TUTORIAL_SEED = 42  # the Trainer's default seed
+
+
+class TutorialRun(TypedDict):
+    """One tutorial training run (`train_tutorial`)."""
+
+    mask_resize: str
+    fit_seconds: float
+    steps_per_epoch: int
+    validation_steps: int
+    timing: Dict[str, object]  # StepTimer.summary
+    own_history: Dict[str, List[float]]  # Keras' History.history
+    score: Dict[str, object]  # bench.evaluation.score
+
+
+class EpochTiming(TypedDict):
+    """The Trainer's fit timed from its TensorBoard events (`event_epoch_seconds`)."""
+
+    fit_seconds: float
+    epoch_seconds_with_validation: List[float]
+
+
+class TrainerSide(TypedDict):
+    """The pipeline Trainer's outputs (`trainer_side`)."""
+
+    component_seconds: float
+    timing: EpochTiming
+    own_history: Dict[str, List[float]]  # history.json's metrics
+    kept_epoch: int
+    bn_momentum_encoder: str
+    score: Dict[str, object]  # bench.evaluation.score
+
+
+def score_value(score: Dict[str, object], metric: str) -> float:
+    """One number of a `bench.evaluation.score` result (its dict holds lists and dicts too)."""
+    value = score[metric]
+    if not isinstance(value, float):
+        raise TypeError(f"score[{metric!r}] is {type(value).__name__}, not a float")
+    return value
 
 
 def fractional_label_share(builder: tfds.core.DatasetBuilder, size: int) -> float:
@@ -57,7 +95,7 @@ def augment_flips_agree(size: int, batches: int = 8, batch_size: int = 16) -> fl
 
 def train_tutorial(
     builder: tfds.core.DatasetBuilder, settings: Settings, mask_method: str, eval_images, eval_masks
-) -> Dict[str, object]:
+) -> TutorialRun:
     """One tutorial training run: per-step times, its own history, and the common score."""
     keras.backend.clear_session()
     data = tutorial_port.input_pipelines(builder, settings.image_size, settings.batch_size, mask_method)
@@ -80,20 +118,23 @@ def train_tutorial(
     }
 
 
-def event_epoch_seconds(model_run_uri: str) -> Dict[str, object]:
+def event_epoch_seconds(model_run_uri: str) -> EpochTiming:
     """Per-epoch wall times of the Trainer's fit from its TensorBoard train events.
 
     Keras writes the model graph when training begins and the epoch scalars when an epoch ends
     (after its validation), so consecutive event times bound each epoch.
     """
     [events] = glob.glob(os.path.join(model_run_uri, "train", "events.out.tfevents.*"))
-    begin, ends = None, {}
+    begin: Optional[float] = None
+    ends: Dict[int, float] = {}
     for event in tf.compat.v1.train.summary_iterator(events):
         tags = {value.tag for value in event.summary.value}
         if "keras" in tags and begin is None:
             begin = event.wall_time
         if "epoch_loss" in tags:
             ends[event.step] = event.wall_time
+    if begin is None:
+        raise ValueError(f"no 'keras' graph event in {events}: cannot tell when the fit began")
     stamps = [begin] + [ends[epoch] for epoch in sorted(ends)]
     return {
         "fit_seconds": stamps[-1] - stamps[0],
@@ -101,7 +142,7 @@ def event_epoch_seconds(model_run_uri: str) -> Dict[str, object]:
     }
 
 
-def trainer_side(settings: Settings, eval_images, eval_masks) -> Dict[str, object]:
+def trainer_side(settings: Settings, eval_images, eval_masks) -> TrainerSide:
     """The pipeline Trainer's history, timing and score (its weights rebuilt into its model)."""
     config = pipeline_config(settings)
     model_uri = artifact(config, "Trainer.Model").uri
@@ -140,8 +181,10 @@ def main() -> None:
             "trainer": ours,
             "facts": facts,
             "ratios_ours_over_tutorial_original": {
-                "mean_iou": ours["score"]["mean_iou"] / original["score"]["mean_iou"],
-                "pixel_accuracy": ours["score"]["pixel_accuracy"] / original["score"]["pixel_accuracy"],
+                "mean_iou": score_value(ours["score"], "mean_iou")
+                / score_value(original["score"], "mean_iou"),
+                "pixel_accuracy": score_value(ours["score"], "pixel_accuracy")
+                / score_value(original["score"], "pixel_accuracy"),
                 "fit_seconds": ours["timing"]["fit_seconds"] / original["fit_seconds"],
             },
             "note": "fit_seconds include validation: the tutorial validates on a fifth of the test "
