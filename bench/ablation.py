@@ -55,10 +55,12 @@ from bench.ceiling import profiler_flops
 from bench.common import (
     DATASET,
     DATASET_VERSION,
+    ENCODER_WEIGHTS,
     NUM_CLASSES,
     REPO_ROOT,
     RESULTS_DIR,
     SCRATCH_DIR,
+    json_default,
     machine_snapshot,
 )
 from bench.data import resized_arrays
@@ -221,7 +223,7 @@ def load_data(sizes: Sizes) -> Data:
 def row_settings(sizes: Sizes, model: str, training: Dict[str, Any], seed: int) -> TrainerSettings:
     """The Trainer's settings of one row: its defaults, the row's changes, the ablation's sizes."""
     return TrainerSettings(
-        model=ModelSettings(name=model, image_size=sizes.image_size, encoder_weights="none"),
+        model=ModelSettings(name=model, image_size=sizes.image_size, encoder_weights=ENCODER_WEIGHTS),
         training=TrainingSettings(
             **{**training, "epochs": sizes.epochs, "batch_size": sizes.batch_size, "seed": seed}
         ),
@@ -292,7 +294,7 @@ def cached_run(key: Dict[str, Any], train) -> Dict[str, Any]:
     result = train()
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, default=_plain)
+        json.dump(result, handle, default=json_default)
     return {**result, "cached": False}
 
 
@@ -305,12 +307,6 @@ def code_fingerprint() -> str:
             with open(path, "rb") as handle:
                 digest.update(handle.read())
     return digest.hexdigest()[:16]
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def rows(sizes: Sizes) -> List[Tuple[str, str, str, Optional[Dict[str, Any]]]]:
@@ -486,7 +482,7 @@ def write(result: Dict[str, Any], sizes: Sizes) -> str:
     os.makedirs(sizes.results_dir, exist_ok=True)
     path = os.path.join(sizes.results_dir, f"{sizes.stem}.json")
     with open(path, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=2, default=_plain)
+        json.dump(result, handle, indent=2, default=json_default)
         handle.write("\n")
     tables = [ablation_table(result)]
     if {"default", "fcn8"} <= set(result["rows"]):

@@ -18,13 +18,12 @@ from typing import Dict, Iterator
 import tensorflow as tf
 import tf_keras as keras
 
-from bench.common import NUM_CLASSES, Recorder, load_result, parse_settings
+from bench.common import NUM_CLASSES, TRAINING_OVER_FORWARD, Recorder, load_result, parse_settings
 from bench.pipeline_run import pipeline_config, trainer_settings
 from trainer.task import build_for
 
 MATMUL_SIZES = (1024, 2048, 4096)
 MATMUL_REPEATS = 10
-TRAINING_OVER_FORWARD = 3
 
 
 def _leaf_layers(layer: keras.layers.Layer) -> Iterator[keras.layers.Layer]:

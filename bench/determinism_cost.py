@@ -29,16 +29,16 @@ def measure(deterministic: bool, image_size: int, batch_size: int) -> float:
     import tensorflow as tf
     import tf_keras as keras
 
-    from bench.common import NUM_CLASSES
+    from bench.common import DATASET, ENCODER_WEIGHTS, NUM_CLASSES
     from trainer.data import make_dataset
     from trainer.settings import ModelSettings, TrainerSettings, TrainingSettings
     from trainer.task import build_for, compile_model, make_reproducible
 
     training = TrainingSettings(batch_size=batch_size, deterministic=deterministic)
     settings = TrainerSettings(
-        model=ModelSettings(image_size=image_size, encoder_weights="none"),
+        model=ModelSettings(image_size=image_size, encoder_weights=ENCODER_WEIGHTS),
         training=training,
-        dataset="oxford_iiit_pet",
+        dataset=DATASET,
     )
     make_reproducible(training)
     rng = np.random.default_rng(0)

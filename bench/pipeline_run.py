@@ -14,12 +14,10 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import types
 from tfx.orchestration import metadata
 
-from bench.common import Settings
+from bench.common import ENCODER_WEIGHTS, Settings
 from pipeline.config import PipelineConfig, build_config
 from pipeline.run_outputs import latest_artifacts
 from trainer.settings import TrainerSettings
-
-ENCODER_WEIGHTS = "none"
 
 
 class ExecutionTime(TypedDict):

@@ -64,7 +64,10 @@ class TrainerSide(TypedDict):
 
 
 def score_value(score: Dict[str, object], metric: str) -> float:
-    """One number of a `bench.evaluation.score` result (its dict holds lists and dicts too)."""
+    """One number of a `bench.evaluation.score` result (its dict holds lists and dicts too).
+
+    Narrowed here rather than by typing `score` itself: bench/evaluation.py is recipe code, whose
+    bytes key the ablation's cache (bench/ablation.RECIPE_CODE)."""
     value = score[metric]
     if not isinstance(value, float):
         raise TypeError(f"score[{metric!r}] is {type(value).__name__}, not a float")

@@ -188,11 +188,16 @@ def train_test_model(root, records: List[bytes], epochs: int = 10) -> str:
     return model_dir
 
 
-def run_predict_cli(argv: List[str], capsys) -> Tuple[int, str, str]:
-    """`segpipe predict` in this process: its exit code and console, which never shows a traceback."""
+def predict_parser() -> argparse.ArgumentParser:
+    """`segpipe predict`'s own argument parser, as the command line builds it."""
     parser = argparse.ArgumentParser(prog="segpipe predict")
     predict_cli.add_arguments(parser)
-    code = predict_cli.run(parser.parse_args(argv))
+    return parser
+
+
+def run_predict_cli(argv: List[str], capsys) -> Tuple[int, str, str]:
+    """`segpipe predict` in this process: its exit code and console, which never shows a traceback."""
+    code = predict_cli.run(predict_parser().parse_args(argv))
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     return code, out, err

@@ -6,8 +6,8 @@ import json
 import os
 from typing import Any, Dict
 
-from bench.common import RESULTS_DIR
-from bench.gpu.settings import CEILING_FILE, TRAINING_OVER_FORWARD
+from bench.common import RESULTS_DIR, TRAINING_OVER_FORWARD
+from bench.gpu.settings import CEILING_FILE
 
 
 def forward_flops_per_image(image_size: int) -> Dict[str, Any]:

@@ -14,8 +14,9 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from bench.common import ENCODER_WEIGHTS
 from bench.gpu.data import Data
-from bench.gpu.settings import ENCODER_WEIGHTS, MIXED, Sizes
+from bench.gpu.settings import MIXED, Sizes
 from contract.datasets import DEFAULT_DATASET, dataset_facts
 from trainer import distribution
 from trainer.data import load_split, make_dataset

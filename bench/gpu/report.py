@@ -9,9 +9,7 @@ import json
 import os
 from typing import Any, Dict, Optional
 
-import numpy as np
-
-from bench.common import RESULTS_DIR, SCRATCH_DIR
+from bench.common import RESULTS_DIR, SCRATCH_DIR, json_default
 from bench.gpu.settings import FLOAT32, GPU_SIZES, MIXED, PROFILE_KERNELS_IN_TABLE, Sizes
 
 
@@ -141,7 +139,7 @@ def write_outputs(doc: Dict[str, Any], out_path: str) -> None:
     """The JSON, then gpu_table.md beside it, each replaced atomically. The JSON goes first, and a
     table that fails to render says so in its place: a rendering bug must not lose a measurement
     made on a machine lent for minutes."""
-    _replace(out_path, json.dumps(doc, indent=2, default=_json_default) + "\n")
+    _replace(out_path, json.dumps(doc, indent=2, default=json_default) + "\n")
     try:
         table = render_table(doc)
     except Exception as err:  # every number is in the JSON written above
@@ -154,12 +152,6 @@ def _replace(path: str, text: str) -> None:
     with open(path + ".tmp", "w", encoding="utf-8") as handle:
         handle.write(text)
     os.replace(path + ".tmp", path)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def default_out(sizes: Sizes) -> str:

@@ -13,8 +13,6 @@ from bench.common import RESULTS_DIR
 
 FLOAT32 = "float32"
 MIXED = "mixed_float16"
-ENCODER_WEIGHTS = "none"  # no ImageNet weights offline; the encoder trains from scratch
-TRAINING_OVER_FORWARD = 3  # training step ~ 3 forward passes (see bench/gpu/__init__.py)
 CEILING_FILE = os.path.join(RESULTS_DIR, "ceiling.json")
 MIXED_IOU_TOLERANCE = 0.01
 TARGET_MIXED_SPEEDUP = 2.0

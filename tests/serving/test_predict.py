@@ -5,7 +5,6 @@ protocols (paths, JSON row format, b64, error bodies, status codes, PredictionSe
 answer by running the exported model's `predict_images`, as TF Serving would.
 """
 
-import argparse
 import base64
 import contextlib
 import io
@@ -29,7 +28,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from serving import predict_cli
 from serving.predictors import InProcessPredictor, PredictionError, resolve_model_dir
-from tests.helpers import jpeg_bytes, run_predict_cli
+from tests.helpers import jpeg_bytes, predict_parser, run_predict_cli
 
 # Hypothesis caches under ./.hypothesis even with no example database; keep the tree clean.
 os.environ.setdefault(
@@ -430,10 +429,8 @@ def test_the_latest_version_is_the_highest_number(model_base_dir, tmp_path):
     ],
 )
 def test_usage_errors_exit_2(argv, capsys):
-    parser = argparse.ArgumentParser(prog="segpipe predict")
-    predict_cli.add_arguments(parser)
     with pytest.raises(SystemExit) as exit_info:
-        parser.parse_args(argv)
+        predict_parser().parse_args(argv)
     assert exit_info.value.code == 2
     assert "segpipe predict: error:" in capsys.readouterr().err
 
