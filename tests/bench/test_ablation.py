@@ -1,5 +1,6 @@
 """The ablation's bookkeeping: which settings each row trains with, its summaries, tables and targets."""
 
+import dataclasses
 import json
 
 import pytest
@@ -9,7 +10,7 @@ from trainer.settings import TrainingSettings
 
 
 def test_each_option_row_changes_one_thing_from_the_plain_recipe():
-    rows = {name: training for name, _, _, training in ablation.rows(ablation.QUICK)}
+    rows = {row.name: row.training for row in ablation.rows()}
     assert rows["tutorial"] is None and rows["plain"] == ablation.PLAIN
     for name, _, change in ablation.OPTIONS:
         differs = {key for key in rows[name] if rows[name][key] != ablation.PLAIN.get(key)}
@@ -18,6 +19,31 @@ def test_each_option_row_changes_one_thing_from_the_plain_recipe():
     assert rows["default-unbalanced"] == {"balance_classes": False}
     assert rows["default-uncalibrated"] == {"calibrate_classes": False}
     assert rows["default-flip-tta"] == {"flip_tta": True}
+
+
+def test_the_small_batch_rows_change_only_the_batch_size():
+    rows = {row.name: row for row in ablation.rows()}
+    small = ablation.SMALL_BATCH
+    for name, base in (
+        ("tutorial", "tutorial"),
+        ("default", "default"),
+        ("default-flip-tta", "default-flip-tta"),
+    ):
+        row = rows[f"{name}-b{small}"]
+        assert row.training == rows[base].training and row.model == rows[base].model
+        assert row.batch_size == small and rows[base].batch_size is None
+    assert ablation.FULL.at_batch(None) is ablation.FULL
+    assert ablation.FULL.at_batch(small).batch_size == small
+    settings = ablation.row_settings(ablation.FULL.at_batch(small), "unet", {}, seed=0)
+    assert settings.training.batch_size == small
+
+
+def test_a_cached_result_is_kept_when_only_the_rows_that_run_change_and_not_when_the_batch_does():
+    sizes = ablation.DEMO_SCALE
+    other_rows = dataclasses.replace(sizes, only=("default",), flag="", published=False)
+    assert other_rows.cache_key() == sizes.cache_key()
+    assert sizes.at_batch(ablation.SMALL_BATCH).cache_key() != sizes.cache_key()
+    assert dataclasses.replace(sizes, epochs=9).cache_key() != sizes.cache_key()
 
 
 def test_a_row_trains_with_the_trainers_defaults_at_the_ablation_sizes():
@@ -84,6 +110,16 @@ def test_targets_are_judged_from_the_measured_rows():
     )
 
 
+def test_the_margin_is_over_the_tutorials_best_variant():
+    result = _result()
+    assert ablation.targets(result)["mean_iou_margin_over_tutorial"]["tutorial_row"] == "tutorial"
+    runs = [_run(seed, same, 0.3) for seed, same in enumerate((0.60, 0.61, 0.62))]
+    result["rows"]["tutorial-b8"] = {"what": "", "runs": runs, "summary": ablation.summarise(runs)}
+    margin = ablation.targets(result)["mean_iou_margin_over_tutorial"]
+    assert margin["tutorial_row"] == "tutorial-b8" and margin["value"] == pytest.approx(0.0943, abs=1e-4)
+    assert not margin["met"]
+
+
 def test_tables_show_every_row_and_both_models():
     result = _result()
     table = ablation.ablation_table(result)
@@ -107,6 +143,7 @@ def test_make_bench_prints_the_last_ablation_and_says_whether_the_code_changed_s
     )
     assert "code is unchanged since" in printed and ablation.ablation_table(result) in printed
     assert "target seed_spread (default): 0.008 (target 0.01) met" in printed
+    assert "target mean_iou_margin_over_tutorial (default): 0.184 (target 0.15) met, over tutorial" in printed
     result["code"] = "0" * 16
     (tmp_path / "ablation.json").write_text(json.dumps(result))
     assert "changed since: rerun `make bench-ablation`" in ablation.latest_tables(results_dir=str(tmp_path))
@@ -117,11 +154,17 @@ def test_make_bench_prints_the_last_ablation_and_says_whether_the_code_changed_s
     assert "demo-scale sizes (`make bench-ablation BENCH_ABLATION_FLAGS=--demo-scale`" in demo
 
 
-def test_the_demo_scale_compares_the_tutorial_and_the_defaults_with_and_without_flip_at_the_demos_sizes():
+def test_the_demo_scale_compares_the_tutorial_and_the_defaults_at_the_demos_sizes_and_both_batches():
     sizes = ablation.DEMO_SCALE
     assert (sizes.image_size, sizes.epochs, sizes.batch_size, len(sizes.seeds)) == (128, 10, 16, 3)
-    assert (
-        sizes.only == ("tutorial", "default", "default-flip-tta")
-        and sizes.results_dir == ablation.FULL.results_dir
+    assert sizes.only == (
+        "tutorial",
+        "tutorial-b8",
+        "default",
+        "default-flip-tta",
+        "default-b8",
+        "default-flip-tta-b8",
     )
+    assert set(sizes.only) <= {row.name for row in ablation.rows()}
+    assert set(ablation.TARGET_ROWS) <= set(sizes.only) and sizes.results_dir == ablation.FULL.results_dir
     assert sizes.stem != ablation.FULL.stem
