@@ -30,11 +30,12 @@ class ExecutionTime(TypedDict):
 
 
 def pipeline_config(settings: Settings) -> PipelineConfig:
-    """The demo's training settings (no encoder weights, batch 16) at the benchmark's sizes.
+    """The Trainer's defaults without encoder weights at the benchmark's sizes and batch size
+    (the one every throughput comparison of `make bench` uses, the tutorial's included).
 
     Early stopping is off so the Trainer keeps its last epoch's weights, like the tutorial: with
-    it on, the Trainer would keep the epoch that scored best on the eval split, an advantage
-    the tutorial does not have.
+    it on, the Trainer would keep the epoch that scored best on the validation split, an
+    advantage the tutorial does not have.
     """
     return build_config(
         {
