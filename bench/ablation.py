@@ -42,6 +42,7 @@ out), all from this run.
 
 import argparse
 import dataclasses
+import functools
 import glob
 import hashlib
 import json
@@ -151,6 +152,16 @@ class Sizes:
 # against the tutorial's better batch size (README "Results").
 SMALL_BATCH = 8
 
+
+def at_small_batch(row: str) -> str:
+    """The name of a row's variant at SMALL_BATCH."""
+    return f"{row}-b{SMALL_BATCH}"
+
+
+# The rows the issue's targets are judged on: the defaults, and the defaults with test-time flip,
+# at both batch sizes.
+TARGET_ROWS = ("default", "default-flip-tta", at_small_batch("default"), at_small_batch("default-flip-tta"))
+
 FULL = Sizes(
     "full", n_train=320, n_eval=200, image_size=96, epochs=8, batch_size=16, seeds=(0, 1, 2), published=True
 )
@@ -165,14 +176,7 @@ DEMO_SCALE = Sizes(
     epochs=10,
     batch_size=16,
     seeds=(0, 1, 2),
-    only=(
-        "tutorial",
-        f"tutorial-b{SMALL_BATCH}",
-        "default",
-        "default-flip-tta",
-        f"default-b{SMALL_BATCH}",
-        f"default-flip-tta-b{SMALL_BATCH}",
-    ),
+    only=("tutorial", at_small_batch("tutorial"), *TARGET_ROWS),
     published=True,
     flag="--demo-scale",
 )
@@ -319,9 +323,9 @@ def _cache_path(key: Dict[str, Any]) -> str:
     return os.path.join(SCRATCH_DIR, "ablation-cache", f"{digest}.json")
 
 
-def cached_run(key: Dict[str, Any], train) -> Dict[str, Any]:
+def cached_run(key: Dict[str, Any], code: str, train) -> Dict[str, Any]:
     """The row's result from the cache when its key (settings, sizes, code) is unchanged."""
-    path = _cache_path({**key, "code": code_fingerprint()})
+    path = _cache_path({**key, "code": code})
     if os.path.isfile(path):
         with open(path, encoding="utf-8") as handle:
             return {**json.load(handle), "cached": True}
@@ -358,7 +362,7 @@ def rows() -> List[Row]:
     small = f"at batch {SMALL_BATCH} (not the ablation's)"
     result = [
         Row("tutorial", "unet", "tutorial code, encoder trainable, BN momentum 0.9", None),
-        Row(f"tutorial-b{SMALL_BATCH}", "unet", f"the tutorial's code {small}", None, SMALL_BATCH),
+        Row(at_small_batch("tutorial"), "unet", f"the tutorial's code {small}", None, SMALL_BATCH),
         Row("plain", "unet", "flip, cross-entropy, constant rate (the old recipe)", dict(PLAIN)),
     ]
     result += [Row(name, "unet", what, {**PLAIN, **change}) for name, what, change in OPTIONS]
@@ -379,9 +383,9 @@ def rows() -> List[Row]:
             "the defaults with --flip-tta yes (each image and its mirror image, logits averaged)",
             {"flip_tta": True},
         ),
-        Row(f"default-b{SMALL_BATCH}", "unet", f"the defaults {small}", {}, SMALL_BATCH),
+        Row(at_small_batch("default"), "unet", f"the defaults {small}", {}, SMALL_BATCH),
         Row(
-            f"default-flip-tta-b{SMALL_BATCH}",
+            at_small_batch("default-flip-tta"),
             "unet",
             f"the defaults with --flip-tta yes {small}",
             {"flip_tta": True},
@@ -457,20 +461,13 @@ def model_table(result: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-# The rows the issue's targets are judged on: the defaults, and the defaults with test-time flip,
-# at both batch sizes.
-TARGET_ROWS = (
-    "default",
-    "default-flip-tta",
-    f"default-b{SMALL_BATCH}",
-    f"default-flip-tta-b{SMALL_BATCH}",
-)
-
-
-def best_tutorial_row(result: Dict[str, Any]) -> str:
+def best_tutorial_row(result: Dict[str, Any]) -> Optional[str]:
     """The tutorial's best variant in this run: the tutorial row with the highest eval mean IoU
-    (the issue judges the margin against the best the tutorial's code can do)."""
+    (the issue judges the margin against the best the tutorial's code can do); None when no
+    tutorial row ran, and so no target can be judged."""
     tutorials = [name for name in result["rows"] if name.startswith("tutorial")]
+    if not tutorials:
+        return None
     return max(tutorials, key=lambda name: result["rows"][name]["summary"]["same style"]["mean_iou"])
 
 
@@ -479,6 +476,8 @@ def targets(result: Dict[str, Any], row: str = "default") -> Dict[str, Any]:
     value and verdict; the margin is over the tutorial's best variant in the same run."""
     measured = result["rows"][row]["summary"]["same style"]
     tutorial_row = best_tutorial_row(result)
+    if tutorial_row is None:
+        raise ValueError("no tutorial row in the result: the margin has nothing to be judged against")
     margin = measured["mean_iou"] - result["rows"][tutorial_row]["summary"]["same style"]["mean_iou"]
     return {
         "mean_iou_margin_over_tutorial": {
@@ -518,6 +517,8 @@ def run(sizes: Sizes, only: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         "rows": {},
     }
     only = only or sizes.only
+    # Read once: every row's cache key and the result name the code as it was when the run began.
+    code = code_fingerprint()
     for row in rows():
         if only and row.name not in only:
             continue
@@ -526,13 +527,11 @@ def run(sizes: Sizes, only: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         for seed in sizes.seeds:
             if row.training is None:
                 key = {"row": "tutorial", "sizes": row_sizes.cache_key(), "seed": seed}
-                outcome = cached_run(
-                    key, lambda seed=seed, sizes=row_sizes: train_tutorial_row(sizes, seed, data)
-                )
+                outcome = cached_run(key, code, functools.partial(train_tutorial_row, row_sizes, seed, data))
             else:
                 settings = row_settings(row_sizes, row.model, row.training, seed)
                 key = {"settings": settings.model_dump(), "sizes": row_sizes.cache_key()}
-                outcome = cached_run(key, lambda settings=settings: train_trainer_row(settings, data))
+                outcome = cached_run(key, code, functools.partial(train_trainer_row, settings, data))
             runs.append({"seed": seed, **outcome})
             same = outcome["scores"]["same style"]
             print(
@@ -547,11 +546,11 @@ def run(sizes: Sizes, only: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             "runs": runs,
             "summary": summarise(runs),
         }
-    if "tutorial" in result["rows"]:
+    if best_tutorial_row(result) is not None:
         result["targets"] = {row: targets(result, row) for row in TARGET_ROWS if row in result["rows"]}
     result["machine"] = {"before": before, "after": machine_snapshot()}
     result["benchmark_seconds"] = round(time.perf_counter() - started, 1)
-    result["code"] = code_fingerprint()
+    result["code"] = code
     result["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     return result
 
