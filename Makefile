@@ -61,10 +61,10 @@ bench: $(STAMP)
 	$(VENV)/bin/python -m bench.run_all $(BENCH_FLAGS)
 
 # make bench-ablation: the training recipe's options one by one, over 3 seeds, against the
-# tutorial's code and FCN-8s (bench/ablation.py; 50 to 85 minutes on 2 cores, rows already
+# tutorial's code and FCN-8s (bench/ablation.py; 60 to 95 minutes on 2 cores, rows already
 # computed with the same code are read from a cache); BENCH_ABLATION_FLAGS=--demo-scale: the
-# tutorial against the defaults (without and with the test-time flip, at batch 16 and 8) at
-# make demo's sizes (40 to 70 min).
+# tutorial against the defaults (without and with the test-time flip, at batch 16, 8 and 4) at
+# make demo's sizes (70 to 100 min).
 .PHONY: bench-ablation
 bench-ablation: $(STAMP)
 	$(VENV)/bin/python -m bench.ablation $(BENCH_ABLATION_FLAGS)
