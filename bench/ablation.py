@@ -368,28 +368,33 @@ class Row(NamedTuple):
     batch_size: Optional[int] = None  # None: the sizes' batch size
 
 
+def at_smaller_batch(row: Row, what: str, batch_size: int) -> Row:
+    """`row` at another batch size than the ablation's, described as `what` at that batch."""
+    name = at_batch_size(row.name, batch_size)
+    return row._replace(
+        name=name, what=f"{what} at batch {batch_size} (not the ablation's)", batch_size=batch_size
+    )
+
+
 def rows() -> List[Row]:
     """Every row, in table order."""
-
-    def smaller(batch_size: int) -> str:
-        return f"at batch {batch_size} (not the ablation's)"
-
-    demo, smallest = DEMO_BATCH, SMALLEST_BATCH
+    tutorial = Row("tutorial", "unet", "tutorial code, encoder trainable, BN momentum 0.9", None)
+    default = Row("default", "unet", f"the Trainer's defaults: {describe_defaults()}", {})
+    flip = Row(
+        "default-flip-tta",
+        "unet",
+        "the defaults with --flip-tta yes (each image and its mirror image, logits averaged)",
+        {"flip_tta": True},
+    )
     result = [
-        Row("tutorial", "unet", "tutorial code, encoder trainable, BN momentum 0.9", None),
-        Row(at_batch_size("tutorial", demo), "unet", f"the tutorial's code {smaller(demo)}", None, demo),
-        Row(
-            at_batch_size("tutorial", smallest),
-            "unet",
-            f"the tutorial's code {smaller(smallest)}",
-            None,
-            smallest,
-        ),
+        tutorial,
+        at_smaller_batch(tutorial, "the tutorial's code", DEMO_BATCH),
+        at_smaller_batch(tutorial, "the tutorial's code", SMALLEST_BATCH),
         Row("plain", "unet", "flip, cross-entropy, constant rate (the old recipe)", dict(PLAIN)),
     ]
     result += [Row(name, "unet", what, {**PLAIN, **change}) for name, what, change in OPTIONS]
     result += [
-        Row("default", "unet", f"the Trainer's defaults: {describe_defaults()}", {}),
+        default,
         Row(
             "default-unbalanced", "unet", "the defaults with --balance-classes no", {"balance_classes": False}
         ),
@@ -399,21 +404,10 @@ def rows() -> List[Row]:
             "the defaults with --calibrate-classes no",
             {"calibrate_classes": False},
         ),
-        Row(
-            "default-flip-tta",
-            "unet",
-            "the defaults with --flip-tta yes (each image and its mirror image, logits averaged)",
-            {"flip_tta": True},
-        ),
-        Row(at_batch_size("default", demo), "unet", f"the defaults {smaller(demo)}", {}, demo),
-        Row(
-            at_batch_size("default-flip-tta", demo),
-            "unet",
-            f"the defaults with --flip-tta yes {smaller(demo)}",
-            {"flip_tta": True},
-            demo,
-        ),
-        Row(at_batch_size("default", smallest), "unet", f"the defaults {smaller(smallest)}", {}, smallest),
+        flip,
+        at_smaller_batch(default, "the defaults", DEMO_BATCH),
+        at_smaller_batch(flip, "the defaults with --flip-tta yes", DEMO_BATCH),
+        at_smaller_batch(default, "the defaults", SMALLEST_BATCH),
         Row("fcn8", "fcn8", "--model fcn8 with the Trainer's defaults", {}),
     ]
     return result
@@ -488,7 +482,7 @@ def best_tutorial_row(result: Dict[str, Any]) -> Optional[str]:
     """The tutorial's best variant in this run: the tutorial row with the highest eval mean IoU
     (the issue judges the margin against the best the tutorial's code can do); None when no
     tutorial row ran, and so no target can be judged."""
-    tutorials = [name for name in result["rows"] if name.startswith("tutorial")]
+    tutorials = [name for name in TUTORIAL_ROWS if name in result["rows"]]
     if not tutorials:
         return None
     return max(tutorials, key=lambda name: result["rows"][name]["summary"]["same style"]["mean_iou"])
