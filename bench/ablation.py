@@ -91,6 +91,7 @@ RECIPE_CODE = (
     "trainer/losses.py",
     "trainer/scores.py",
     "trainer/schedules.py",
+    "trainer/stopping.py",
     "trainer/task.py",
     "trainer/models/*.py",
     "datagen/synthetic_pets.py",

@@ -12,6 +12,8 @@ from typing import List, Optional
 import tensorflow as tf
 import tf_keras as keras
 
+from trainer.stopping import MONITOR
+
 SCHEDULES = ("constant", "cosine", "plateau")
 
 
@@ -41,11 +43,20 @@ def learning_rate(kind: str, peak: float, steps_per_epoch: int, epochs: int, war
     raise ValueError(f"unknown learning-rate schedule {kind!r}; accepted: {', '.join(SCHEDULES)}")
 
 
+def half_rate_epoch(kind: str, epochs: int, warmup_epochs: int) -> int:
+    """The first epoch (0-based) after the warm-up that ends with the cosine schedule's rate at or
+    below half its peak: before it, early stopping waits (trainer/stopping.py). 0 for the other schedules: a
+    constant rate never decays, and the plateau schedule halves the rate on the very stalls that
+    early stopping counts."""
+    if kind != "cosine":
+        return 0
+    # At the end of epoch e the cosine's progress is (e + 1 - warmup) / (epochs - warmup).
+    return max(math.ceil(warmup_epochs + (epochs - warmup_epochs) / 2) - 1, 0)
+
+
 def schedule_callbacks(kind: str) -> List[keras.callbacks.Callback]:
     """The callbacks a schedule needs: halving on a validation mean-IoU plateau."""
     plateau: Optional[keras.callbacks.Callback] = None
     if kind == "plateau":
-        plateau = keras.callbacks.ReduceLROnPlateau(
-            monitor="val_mean_iou", mode="max", factor=0.5, patience=2
-        )
+        plateau = keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, mode="max", factor=0.5, patience=2)
     return [plateau] if plateau else []

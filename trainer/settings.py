@@ -128,7 +128,8 @@ class TrainingSettings(Section):
         3,
         ge=0,
         le=10_000,
-        description="Epochs without validation mean-IoU gain before stopping; 0 = off.",
+        description="Epochs without validation mean-IoU gain before stopping (with the cosine "
+        "schedule, not before its rate has fallen to half the peak); 0 = off.",
         json_schema_extra=flag("--early-stopping-patience", "N"),
     )
     augment: Literal["flip", "geometric", "color", "full"] = Field(

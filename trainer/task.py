@@ -51,8 +51,9 @@ from trainer.models import (
     unfreeze_encoder_from,
 )
 from trainer.progress import ProgressReporter
-from trainer.schedules import learning_rate, schedule_callbacks
+from trainer.schedules import half_rate_epoch, learning_rate, schedule_callbacks
 from trainer.settings import TrainerSettings, TrainingSettings
+from trainer.stopping import MONITOR, ScheduledEarlyStopping
 
 Split = Tuple[np.ndarray, np.ndarray]  # images [n, s, s, 3] in [0, 1], masks [n, s, s] class ids
 
@@ -106,24 +107,21 @@ def compile_model(
 
 
 def callbacks_for(
-    training: TrainingSettings, steps_per_epoch: int, log_dir: Optional[str] = None, phase: str = "training"
+    training: TrainingSettings,
+    steps_per_epoch: int,
+    log_dir: Optional[str] = None,
+    phase: str = "training",
+    earliest_stop: int = 0,
 ) -> List[keras.callbacks.Callback]:
     """Progress, the learning-rate schedule's, TensorBoard (with a log dir) and early stopping on
-    the validation split, which restores the best epoch's weights at the end."""
+    the validation split, which restores the best epoch's weights at the end and stops no earlier
+    than `earliest_stop` (trainer/stopping.py)."""
     result: List[keras.callbacks.Callback] = [ProgressReporter(steps_per_epoch, phase)]
     result += schedule_callbacks(training.lr_schedule)
     if log_dir:
         result.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
     if training.early_stopping_patience:
-        result.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_mean_iou",
-                mode="max",
-                patience=training.early_stopping_patience,
-                restore_best_weights=True,
-                verbose=1,
-            )
-        )
+        result.append(ScheduledEarlyStopping(training.early_stopping_patience, earliest_stop))
     return result
 
 
@@ -204,7 +202,13 @@ def fit_model(
         train_data,
         validation_data=validation_data,
         epochs=training.epochs,
-        callbacks=callbacks_for(training, steps_per_epoch, log_dir) + list(observers),
+        callbacks=callbacks_for(
+            training,
+            steps_per_epoch,
+            log_dir,
+            earliest_stop=half_rate_epoch(training.lr_schedule, training.epochs, training.warmup_epochs),
+        )
+        + list(observers),
         verbose=2,
     ).history
     if training.fine_tune_epochs:
@@ -222,7 +226,7 @@ def fit_model(
         ).history
         history = {key: history[key] + tuned.get(key, []) for key in history}
     kept = (
-        max(range(len(history["val_mean_iou"])), key=history["val_mean_iou"].__getitem__)
+        max(range(len(history[MONITOR])), key=history[MONITOR].__getitem__)
         if training.early_stopping_patience
         else len(history["loss"]) - 1
     )
