@@ -66,8 +66,11 @@ bench: $(STAMP)
 # tutorial against the defaults (without and with the test-time flip, at batch 16, 8 and 4) at
 # make demo's sizes (70 to 100 min).
 .PHONY: bench-ablation
+# TensorFlow's C++ start-up notices and Google's FutureWarnings come at import, before the
+# ablation sends the libraries' output to its log file, so they are turned off here.
 bench-ablation: $(STAMP)
-	$(VENV)/bin/python -m bench.ablation $(BENCH_ABLATION_FLAGS)
+	TF_CPP_MIN_LOG_LEVEL=$${TF_CPP_MIN_LOG_LEVEL:-3} PYTHONWARNINGS=ignore::FutureWarning \
+		$(VENV)/bin/python -m bench.ablation $(BENCH_ABLATION_FLAGS)
 
 # make bench-gpu: the Trainer's own input pipeline and model on a GPU, float32 and mixed
 # precision, XLA off and on, batch sizes up to memory (bench/gpu/; on a CPU a tiny run).

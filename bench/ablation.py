@@ -39,6 +39,10 @@ digest of the code that trains and scores it (RECIPE_CODE), so after a change of
 the rows it touches run again. The U-Net/FCN-8s table adds parameters, forward GFLOPs per
 image (TF's profiler) and steady training images/s (bench/step_timer.py, first epoch left
 out), all from this run.
+
+The console shows one line per (row, seed) with how far along the run is; Keras's epoch lines and
+the libraries' logs go to bench/results/tmp/<stem>.log (pipeline/console.py), which the first
+line names.
 """
 
 import argparse
@@ -49,8 +53,9 @@ import hashlib
 import json
 import os
 import statistics
+import sys
 import time
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, TextIO, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -75,6 +80,7 @@ from bench.evaluation import score
 from bench.step_timer import StepTimer, batch_sizes, warmup_steps
 from components.tfds_example_gen.tfds_source import prepare
 from datagen.synthetic_pets import write_dataset
+from pipeline.console import captured_output
 from trainer.models import inference_model
 from trainer.settings import ModelSettings, TrainerSettings, TrainingSettings
 from trainer.task import fit_model, make_reproducible
@@ -517,7 +523,9 @@ def targets(result: Dict[str, Any], row: str = "default") -> Dict[str, Any]:
     }
 
 
-def run(sizes: Sizes, only: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+def run(sizes: Sizes, only: Optional[Sequence[str]] = None, console: TextIO = sys.stdout) -> Dict[str, Any]:
+    """Trains (or reads from the cache) every selected row at every seed; the result `write`
+    stores. Each run's scores go to `console` as a line, counted against the whole run."""
     before = machine_snapshot()
     started = time.perf_counter()
     data = load_data(sizes)
@@ -535,11 +543,11 @@ def run(sizes: Sizes, only: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         "rows": {},
     }
     only = only or sizes.only
+    selected = [row for row in rows() if not only or row.name in only]
+    total, done = len(selected) * len(sizes.seeds), 0
     # Read once: every row's cache key and the result name the code as it was when the run began.
     code = code_fingerprint()
-    for row in rows():
-        if only and row.name not in only:
-            continue
+    for row in selected:
         row_sizes = sizes.at_batch(row.batch_size)
         runs = []
         for seed in sizes.seeds:
@@ -551,10 +559,13 @@ def run(sizes: Sizes, only: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                 key = {"settings": settings.model_dump(), "sizes": row_sizes.cache_key()}
                 outcome = cached_run(key, code, functools.partial(train_trainer_row, settings, data))
             runs.append({"seed": seed, **outcome})
+            done += 1
             same = outcome["scores"]["same style"]
+            source = "cached" if outcome["cached"] else f"trained in {outcome['fit_seconds']:.0f} s"
             print(
-                f"{row.name} seed {seed}: eval mean IoU {same['mean_iou']:.3f}, border IoU "
-                f"{same['iou']['border']:.3f}{' (cached)' if outcome['cached'] else ''}",
+                f"[{done}/{total}] {row.name} seed {seed}: eval mean IoU {same['mean_iou']:.3f}, "
+                f"border IoU {same['iou']['border']:.3f} ({source})",
+                file=console,
                 flush=True,
             )
         result["rows"][row.name] = {
@@ -639,7 +650,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else DEMO_SCALE if args.demo_scale else FULL
     tf.get_logger().setLevel("ERROR")
-    result = run(sizes, args.only)
+    log_path = os.path.join(SCRATCH_DIR, f"{sizes.stem}.log")
+    print(
+        f"Training recipe ablation, {sizes.name} sizes; Keras's and the libraries' output goes to "
+        f"{os.path.relpath(log_path, REPO_ROOT)}",
+        flush=True,
+    )
+    with captured_output(log_path) as console:
+        result = run(sizes, args.only, console)
     print()
     print(write(result, sizes))
     for line in target_lines(result):

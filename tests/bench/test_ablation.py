@@ -2,8 +2,11 @@
 
 import dataclasses
 import json
+import os
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench import ablation
@@ -188,3 +191,47 @@ def test_the_demo_scale_compares_the_tutorial_and_the_defaults_at_the_demos_size
     assert set(sizes.only) <= {row.name for row in ablation.rows()}
     assert set(ablation.TARGET_ROWS) <= set(sizes.only) and sizes.results_dir == ablation.FULL.results_dir
     assert sizes.stem != ablation.FULL.stem
+
+
+def test_the_console_counts_the_runs_and_keras_and_the_libraries_write_to_the_log(
+    tmp_path, monkeypatch, capfd
+):
+    """A run of two rows and two seeds, with training that prints as Keras and TensorFlow do."""
+    monkeypatch.setattr(ablation, "SCRATCH_DIR", str(tmp_path))  # the log, the cache, QUICK's results
+    monkeypatch.setattr(ablation, "load_data", lambda sizes: _tiny_data())
+    monkeypatch.setattr(ablation, "machine_snapshot", dict)
+
+    def train(settings, data):
+        print("Epoch 1/1 - loss: 0.5")  # Keras's fit, verbose=2
+        os.write(2, b"W tensorflow/core/kernels/data/cache_dataset_ops.cc:858] a C++ notice\n")
+        iou = 0.5 + settings.training.seed / 100
+        scores = {"mean_iou": iou, "iou": {"border": 0.25}}
+        return {
+            "fit_seconds": 12.3,
+            "epochs_run": 1,
+            "kept_epoch": 1,
+            "scores": dict.fromkeys(_EVALS, scores),
+        }
+
+    monkeypatch.setattr(ablation, "train_trainer_row", train)
+    # As on a terminal, Python's stdout writes to file descriptor 1 (pytest's would bypass it).
+    monkeypatch.setattr(sys, "stdout", open(1, "w", buffering=1, closefd=False))  # noqa: SIM115
+    ablation.main(["--quick", "--only", "plain", "color"])
+    console = capfd.readouterr()
+    log = tmp_path / "ablation-quick.log"
+    assert f"output goes to {os.path.relpath(log, ablation.REPO_ROOT)}" in console.out
+    assert "[1/4] plain seed 0: eval mean IoU 0.500, border IoU 0.250 (trained in 12 s)" in console.out
+    assert "[4/4] color seed 1: eval mean IoU 0.510, border IoU 0.250 (trained in 12 s)" in console.out
+    assert "| color |" in console.out  # the table comes after the runs
+    assert "Epoch 1/1" not in console.out + console.err and "C++ notice" not in console.out + console.err
+    assert log.read_text().count("Epoch 1/1") == 4 and log.read_text().count("C++ notice") == 4
+    ablation.main(["--quick", "--only", "plain"])
+    assert "[2/2] plain seed 1: eval mean IoU 0.510, border IoU 0.250 (cached)" in capfd.readouterr().out
+
+
+_EVALS = ("same style", "other style")
+
+
+def _tiny_data() -> ablation.Data:
+    split = (np.zeros((2, 8, 8, 3), np.float32), np.zeros((2, 8, 8), np.int32))
+    return ablation.Data(train=split, validation=split, evals=dict.fromkeys(_EVALS, split), builder=None)
