@@ -7,9 +7,13 @@ epochs"). Such stalls belong to the schedule, not to a finished model, so a stop
 from the first epoch after the warm-up that ends with the rate at or below half its peak
 (`trainer.schedules.half_rate_epoch`). The best epoch is still tracked from the first, so the
 weights kept are the best on the validation split whether or not training stops early.
+
+A second fit on the same model (the fine-tuning phase) continues from the first one's best: its
+epochs must beat that score, and when none does the first phase's best weights come back, so
+the model that ships is the epoch `history.json` names.
 """
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import tf_keras as keras
 
@@ -24,9 +28,24 @@ class ScheduledEarlyStopping(keras.callbacks.EarlyStopping):
     the best one, so the kept weights could be worse than an earlier epoch's.
     """
 
-    def __init__(self, patience: int, earliest_stop: int = 0):
+    # Set by Keras's EarlyStopping (untyped): the best score so far, its epoch and its weights.
+    best: float
+    best_epoch: int
+    best_weights: Optional[List[Any]]
+
+    def __init__(
+        self, patience: int, earliest_stop: int = 0, previous: Optional["ScheduledEarlyStopping"] = None
+    ):
         super().__init__(monitor=MONITOR, mode="max", patience=patience, restore_best_weights=True, verbose=1)
         self.earliest_stop = earliest_stop
+        self.previous = previous  # an earlier fit's (the first phase's), whose best this one must beat
+
+    def on_train_begin(self, logs: Optional[Dict[str, Any]] = None) -> None:
+        super().on_train_begin(logs)
+        if self.previous is not None and self.previous.best_weights is not None:
+            self.best = self.previous.best
+            self.best_epoch = self.previous.best_epoch
+            self.best_weights = self.previous.best_weights
 
     def on_epoch_end(self, epoch: int, logs: Optional[Dict[str, Any]] = None) -> None:
         stopping_already = self.model.stop_training  # another callback's decision stays

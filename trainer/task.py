@@ -107,21 +107,20 @@ def compile_model(
 
 
 def callbacks_for(
-    training: TrainingSettings,
     steps_per_epoch: int,
+    lr_schedule: str,
     log_dir: Optional[str] = None,
     phase: str = "training",
-    earliest_stop: int = 0,
+    stopping: Optional[ScheduledEarlyStopping] = None,
 ) -> List[keras.callbacks.Callback]:
-    """Progress, the learning-rate schedule's, TensorBoard (with a log dir) and early stopping on
-    the validation split, which restores the best epoch's weights at the end and stops no earlier
-    than `earliest_stop` (trainer/stopping.py)."""
+    """Progress, the learning-rate schedule's, TensorBoard (with a log dir) and early stopping
+    (trainer/stopping.py) when it is on."""
     result: List[keras.callbacks.Callback] = [ProgressReporter(steps_per_epoch, phase)]
-    result += schedule_callbacks(training.lr_schedule)
+    result += schedule_callbacks(lr_schedule)
     if log_dir:
         result.append(keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
-    if training.early_stopping_patience:
-        result.append(ScheduledEarlyStopping(training.early_stopping_patience, earliest_stop))
+    if stopping:
+        result.append(stopping)
     return result
 
 
@@ -198,16 +197,21 @@ def fit_model(
             training.warmup_epochs,
         )
         compile_model(model, rate, num_classes, training)
+    # Early stopping on the validation split, restoring the best epoch's weights; the
+    # fine-tuning phase's continues from the first phase's best (trainer/stopping.py).
+    stopping = (
+        ScheduledEarlyStopping(
+            training.early_stopping_patience,
+            half_rate_epoch(training.lr_schedule, training.epochs, training.warmup_epochs),
+        )
+        if training.early_stopping_patience
+        else None
+    )
     history = model.fit(
         train_data,
         validation_data=validation_data,
         epochs=training.epochs,
-        callbacks=callbacks_for(
-            training,
-            steps_per_epoch,
-            log_dir,
-            earliest_stop=half_rate_epoch(training.lr_schedule, training.epochs, training.warmup_epochs),
-        )
+        callbacks=callbacks_for(steps_per_epoch, training.lr_schedule, log_dir, stopping=stopping)
         + list(observers),
         verbose=2,
     ).history
@@ -216,12 +220,18 @@ def fit_model(
             unfreeze_encoder_from(model, training.fine_tune_from)
             compile_model(model, training.fine_tune_learning_rate, num_classes, training)
         logging.info("fine-tuning from %s for %d epochs", training.fine_tune_from, training.fine_tune_epochs)
+        fine_tune_stopping = (
+            ScheduledEarlyStopping(training.early_stopping_patience, previous=stopping) if stopping else None
+        )
         tuned = model.fit(
             train_data,
             validation_data=validation_data,
             epochs=len(history["loss"]) + training.fine_tune_epochs,
             initial_epoch=len(history["loss"]),
-            callbacks=callbacks_for(training, steps_per_epoch, log_dir, "fine-tuning") + list(observers),
+            callbacks=callbacks_for(
+                steps_per_epoch, training.lr_schedule, log_dir, "fine-tuning", fine_tune_stopping
+            )
+            + list(observers),
             verbose=2,
         ).history
         history = {key: history[key] + tuned.get(key, []) for key in history}

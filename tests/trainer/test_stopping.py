@@ -29,14 +29,14 @@ def test_schedules_without_a_decay_plan_let_early_stopping_stop_at_once(kind):
     assert half_rate_epoch(kind, 40, 2) == 0
 
 
-def _watch(callback: ScheduledEarlyStopping, scores, stop_from_elsewhere_at=None):
+def _watch(callback: ScheduledEarlyStopping, scores, stop_from_elsewhere_at=None, first_epoch=0):
     """Runs the callback over epochs with these validation scores; each epoch's weights are the
     epoch's number. Returns the epochs run and the weight restored at the end."""
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False)])
     callback.set_model(model)
     model.stop_training = False
     callback.on_train_begin()
-    for epoch, score in enumerate(scores):
+    for epoch, score in enumerate(scores, start=first_epoch):
         model.set_weights([np.full((1, 1), float(epoch), np.float32)])
         if epoch == stop_from_elsewhere_at:
             model.stop_training = True
@@ -44,7 +44,7 @@ def _watch(callback: ScheduledEarlyStopping, scores, stop_from_elsewhere_at=None
         if model.stop_training:
             break
     callback.on_train_end()
-    return epoch + 1, float(model.get_weights()[0][0, 0])
+    return epoch + 1 - first_epoch, float(model.get_weights()[0][0, 0])
 
 
 def test_without_an_earliest_epoch_it_stops_like_keras():
@@ -71,6 +71,40 @@ def test_another_callbacks_stop_before_the_earliest_epoch_is_kept():
         ScheduledEarlyStopping(patience=3, earliest_stop=6), STALLING, stop_from_elsewhere_at=2
     )
     assert epochs_run == 3
+
+
+def test_a_second_phase_must_beat_the_first_ones_best_or_gets_its_weights_back():
+    first = ScheduledEarlyStopping(patience=2)
+    assert _watch(first, [0.5, 0.7, 0.6, 0.6]) == (4, 1.0)
+    worse = ScheduledEarlyStopping(patience=2, previous=first)
+    assert _watch(worse, [0.65, 0.66, 0.64], first_epoch=4) == (2, 1.0)  # epoch 1's weights return
+    better = ScheduledEarlyStopping(patience=2, previous=first)
+    assert _watch(better, [0.65, 0.75, 0.70, 0.70], first_epoch=4) == (4, 5.0)
+
+
+@pytest.mark.slow
+def test_fine_tuning_that_only_hurts_leaves_the_first_phases_best_epoch_in_the_model():
+    settings = TrainerSettings(
+        model=ModelSettings(name="unet", image_size=32, encoder_weights="none"),
+        training=TrainingSettings(
+            epochs=3,
+            warmup_epochs=1,
+            batch_size=4,
+            early_stopping_patience=2,
+            fine_tune_epochs=2,
+            fine_tune_learning_rate=1.0,  # Adam at rate 1: every fine-tuning epoch is worse
+            calibrate_classes=False,
+        ),
+        dataset="oxford_iiit_pet",
+    )
+    task.make_reproducible(settings.training)
+    validation = _blocks(count=4, size=32, seed=2)
+    model, history = task.fit_model(settings, _blocks(count=8, size=32, seed=1), validation, num_classes=3)
+    kept = history["kept_epoch"]
+    assert kept <= settings.training.epochs  # the case under test: the first phase's epoch wins
+    task.compile_model(model, 1e-3, num_classes=3)
+    _, _, mean_iou = model.evaluate(*validation, batch_size=4, verbose=0)
+    assert mean_iou == pytest.approx(history["metrics"]["val_mean_iou"][kept - 1], abs=1e-6)
 
 
 @pytest.mark.slow
