@@ -66,8 +66,8 @@ bench: $(STAMP)
 # tutorial against the defaults (without and with the test-time flip, at batch 16, 8 and 4) at
 # make demo's sizes (70 to 100 min).
 .PHONY: bench-ablation
-# TensorFlow's C++ start-up notices and Google's FutureWarnings come at import, before the
-# ablation sends the libraries' output to its log file, so they are turned off here.
+# TensorFlow's C++ notices and Google's FutureWarnings start at import, before the ablation
+# sends the libraries' output to its log file, so they are turned off here for the whole run.
 bench-ablation: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=$${TF_CPP_MIN_LOG_LEVEL:-3} PYTHONWARNINGS=ignore::FutureWarning \
 		$(VENV)/bin/python -m bench.ablation $(BENCH_ABLATION_FLAGS)

@@ -523,9 +523,13 @@ def targets(result: Dict[str, Any], row: str = "default") -> Dict[str, Any]:
     }
 
 
-def run(sizes: Sizes, only: Optional[Sequence[str]] = None, console: TextIO = sys.stdout) -> Dict[str, Any]:
+def run(
+    sizes: Sizes, only: Optional[Sequence[str]] = None, console: Optional[TextIO] = None
+) -> Dict[str, Any]:
     """Trains (or reads from the cache) every selected row at every seed; the result `write`
-    stores. Each run's scores go to `console` as a line, counted against the whole run."""
+    stores. Each run's scores go to `console` (standard output by default) as a line, counted
+    against the whole run."""
+    console = console or sys.stdout
     before = machine_snapshot()
     started = time.perf_counter()
     data = load_data(sizes)

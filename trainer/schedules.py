@@ -51,7 +51,7 @@ def half_rate_epoch(kind: str, epochs: int, warmup_epochs: int) -> int:
     if kind != "cosine":
         return 0
     # At the end of epoch e the cosine's progress is (e + 1 - warmup) / (epochs - warmup).
-    return max(math.ceil(warmup_epochs + (epochs - warmup_epochs) / 2) - 1, 0)
+    return math.ceil(warmup_epochs + (epochs - warmup_epochs) / 2) - 1
 
 
 def schedule_callbacks(kind: str) -> List[keras.callbacks.Callback]:

@@ -53,7 +53,7 @@ from trainer.models import (
 from trainer.progress import ProgressReporter
 from trainer.schedules import half_rate_epoch, learning_rate, schedule_callbacks
 from trainer.settings import TrainerSettings, TrainingSettings
-from trainer.stopping import MONITOR, ScheduledEarlyStopping
+from trainer.stopping import ScheduledEarlyStopping
 
 Split = Tuple[np.ndarray, np.ndarray]  # images [n, s, s, 3] in [0, 1], masks [n, s, s] class ids
 
@@ -220,7 +220,7 @@ def fit_model(
             unfreeze_encoder_from(model, training.fine_tune_from)
             compile_model(model, training.fine_tune_learning_rate, num_classes, training)
         logging.info("fine-tuning from %s for %d epochs", training.fine_tune_from, training.fine_tune_epochs)
-        fine_tune_stopping = (
+        stopping = (
             ScheduledEarlyStopping(training.early_stopping_patience, previous=stopping) if stopping else None
         )
         tuned = model.fit(
@@ -228,18 +228,14 @@ def fit_model(
             validation_data=validation_data,
             epochs=len(history["loss"]) + training.fine_tune_epochs,
             initial_epoch=len(history["loss"]),
-            callbacks=callbacks_for(
-                steps_per_epoch, training.lr_schedule, log_dir, "fine-tuning", fine_tune_stopping
-            )
+            callbacks=callbacks_for(steps_per_epoch, training.lr_schedule, log_dir, "fine-tuning", stopping)
             + list(observers),
             verbose=2,
         ).history
         history = {key: history[key] + tuned.get(key, []) for key in history}
-    kept = (
-        max(range(len(history[MONITOR])), key=history[MONITOR].__getitem__)
-        if training.early_stopping_patience
-        else len(history["loss"]) - 1
-    )
+    # The epoch whose weights the model holds: the one early stopping restored (the best on
+    # validation over both phases), or the last.
+    kept = stopping.best_epoch if stopping else len(history["loss"]) - 1
     metrics = {key: [float(value) for value in values] for key, values in history.items() if key != "lr"}
     calibration = (
         calibrate(model, inference_model(model, training.flip_tta), validation)
