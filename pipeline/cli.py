@@ -175,6 +175,24 @@ def _add_vertex_commands(commands: argparse._SubParsersAction) -> None:
         action.set_defaults(handler=_vertex)
 
 
+def _add_pipeline_run_flags(command: argparse.ArgumentParser) -> None:
+    """The flags of the commands that run the pipeline locally (`run`, `retrain`): every setting
+    of the pipeline, how much of the libraries' log the console shows, and what to do when
+    another run holds the output directory."""
+    flags.add_setting_flags(command, flags.PIPELINE_SECTIONS)
+    command.add_argument(
+        "--verbose",
+        action="store_true",
+        help="Also show the libraries' log (TFX, Beam, TensorFlow) on the console; it always goes "
+        "to OUTPUT/logs/<run id>.log.",
+    )
+    command.add_argument(
+        "--wait",
+        action="store_true",
+        help="If another run holds the output directory, wait for it instead of refusing.",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="segpipe", description="TFX pipeline for U-Net image segmentation.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -223,18 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     make_data.set_defaults(handler=_make_data)
 
     run = commands.add_parser("run", help="Run the pipeline on the local orchestrator.")
-    flags.add_setting_flags(run, flags.PIPELINE_SECTIONS)
-    run.add_argument(
-        "--verbose",
-        action="store_true",
-        help="Also show the libraries' log (TFX, Beam, TensorFlow) on the console; it always goes "
-        "to OUTPUT/logs/<run id>.log.",
-    )
-    run.add_argument(
-        "--wait",
-        action="store_true",
-        help="If another run holds the output directory, wait for it instead of refusing.",
-    )
+    _add_pipeline_run_flags(run)
     run.set_defaults(handler=_run)
 
     retrain = commands.add_parser(
@@ -243,18 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
         "arrived: warm-start from the latest blessed model, evaluate "
         "against it, push only if better. Idempotent, for cron.",
     )
-    flags.add_setting_flags(retrain, flags.PIPELINE_SECTIONS)
-    retrain.add_argument(
-        "--verbose",
-        action="store_true",
-        help="Also show the libraries' log (TFX, Beam, TensorFlow) on the console; it always goes "
-        "to OUTPUT/logs/<run id>.log.",
-    )
-    retrain.add_argument(
-        "--wait",
-        action="store_true",
-        help="If another run holds the output directory, wait for it instead of refusing.",
-    )
+    _add_pipeline_run_flags(retrain)
     retrain.set_defaults(handler=_retrain)
 
     summary = commands.add_parser(
