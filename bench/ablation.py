@@ -78,6 +78,7 @@ from bench.common import (
 from bench.data import resized_arrays
 from bench.evaluation import score
 from bench.step_timer import StepTimer, batch_sizes, warmup_steps
+from components.shared.atomic import write_file
 from components.tfds_example_gen.tfds_source import prepare
 from datagen.synthetic_pets import write_dataset
 from pipeline.console import captured_output
@@ -348,9 +349,9 @@ def cached_run(key: Dict[str, Any], code: str, train) -> Dict[str, Any]:
         with open(path, encoding="utf-8") as handle:
             return {**json.load(handle), "cached": True}
     result = train()
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, default=json_default)
+    # Whole or not at all: a run interrupted while writing must not leave a truncated entry
+    # that every later run would fail to read.
+    write_file(path, json.dumps(result, default=json_default).encode())
     return {**result, "cached": False}
 
 

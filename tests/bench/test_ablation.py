@@ -63,6 +63,19 @@ def test_a_cached_result_is_kept_when_only_the_rows_that_run_change_and_not_when
     assert dataclasses.replace(sizes, epochs=9).cache_key() != sizes.cache_key()
 
 
+def test_a_result_that_fails_to_write_leaves_no_cache_entry_and_trains_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(ablation, "SCRATCH_DIR", str(tmp_path))
+    key = {"row": "default", "seed": 0}
+    # The first value writes; the object after it does not: a writer that streams leaves half a file.
+    broken = {"mean_iou": 0.5, "model": object()}
+    with pytest.raises(TypeError):
+        ablation.cached_run(key, "code", lambda: broken)
+    assert not any(path.is_file() for path in tmp_path.rglob("*")), "a partial cache entry was left"
+    result = ablation.cached_run(key, "code", lambda: {"mean_iou": 0.7})
+    assert result == {"mean_iou": 0.7, "cached": False}
+    assert ablation.cached_run(key, "code", lambda: {"mean_iou": 0.0}) == {"mean_iou": 0.7, "cached": True}
+
+
 def test_a_row_trains_with_the_trainers_defaults_at_the_ablation_sizes():
     settings = ablation.row_settings(ablation.FULL, "fcn8", {"loss": "focal"}, seed=2)
     assert settings.model.name == "fcn8" and settings.model.encoder_weights == "none"
