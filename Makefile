@@ -64,7 +64,7 @@ bench: $(STAMP)
 # tutorial's code and FCN-8s (bench/ablation.py; 60 to 95 minutes on 2 cores, rows already
 # computed with the same code are read from a cache); BENCH_ABLATION_FLAGS=--demo-scale: the
 # tutorial against the defaults (without and with the test-time flip, at batch 16, 8 and 4) at
-# make demo's sizes (70 to 100 min).
+# make demo's sizes (70 to 110 min).
 .PHONY: bench-ablation
 # TensorFlow's C++ notices and Google's FutureWarnings start at import, before the ablation
 # sends the libraries' output to its log file, so they are turned off here for the whole run.

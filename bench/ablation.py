@@ -112,7 +112,7 @@ RECIPE_CODE = (
 class Sizes:
     """One ablation's sizes and rows: FULL (every row) runs in 60 to 95 minutes on 2 cores,
     depending on the CPU, DEMO_SCALE (the tutorial rows against the target rows, at `make demo`'s
-    sizes) in 70 to 100, QUICK in minutes."""
+    sizes) in 70 to 110, QUICK in minutes."""
 
     name: str
     n_train: int
@@ -649,7 +649,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         DEMO_SCALE.flag,
         action="store_true",
         help="the tutorial against the defaults (without and with the test-time flip), at batch "
-        "16, 8 and 4, at make demo's sizes (600 images, 128 px, 10 epochs), 3 seeds: 70 to 100 minutes",
+        "16, 8 and 4, at make demo's sizes (600 images, 128 px, 10 epochs), 3 seeds: 70 to 110 minutes",
     )
     parser.add_argument("--only", nargs="+", metavar="ROW", help="run only these rows")
     args = parser.parse_args(argv)
