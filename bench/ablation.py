@@ -72,8 +72,8 @@ from bench.common import (
     REPO_ROOT,
     RESULTS_DIR,
     SCRATCH_DIR,
-    json_default,
     machine_snapshot,
+    write_json,
 )
 from bench.data import resized_arrays
 from bench.evaluation import score
@@ -349,9 +349,7 @@ def cached_run(key: Dict[str, Any], code: str, train) -> Dict[str, Any]:
         with open(path, encoding="utf-8") as handle:
             return {**json.load(handle), "cached": True}
     result = train()
-    # Whole or not at all: a run interrupted while writing must not leave a truncated entry
-    # that every later run would fail to read.
-    write_file(path, json.dumps(result, default=json_default).encode())
+    write_json(path, result)
     return {**result, "cached": False}
 
 
@@ -591,16 +589,11 @@ def run(
 
 def write(result: Dict[str, Any], sizes: Sizes) -> str:
     """<stem>.json and <stem>.md (the README's tables) in the results directory."""
-    os.makedirs(sizes.results_dir, exist_ok=True)
-    path = os.path.join(sizes.results_dir, f"{sizes.stem}.json")
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=2, default=json_default)
-        handle.write("\n")
+    write_json(os.path.join(sizes.results_dir, f"{sizes.stem}.json"), result)
     tables = [ablation_table(result)]
     if {"default", "fcn8"} <= set(result["rows"]):
         tables.append(model_table(result))
-    with open(os.path.join(sizes.results_dir, f"{sizes.stem}.md"), "w", encoding="utf-8") as handle:
-        handle.write("\n\n".join(tables) + "\n")
+    write_file(os.path.join(sizes.results_dir, f"{sizes.stem}.md"), ("\n\n".join(tables) + "\n").encode())
     return "\n\n".join(tables)
 
 

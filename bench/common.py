@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from components.shared.atomic import write_file
 from contract.datasets import CLASS_NAMES
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -156,7 +157,6 @@ class Recorder:
         self.machine_before = machine_snapshot()
 
     def write(self, result: Dict[str, Any]) -> str:
-        os.makedirs(self.settings.results_dir, exist_ok=True)
         document = {
             "benchmark": self.name,
             "settings": dataclasses.asdict(self.settings),
@@ -165,11 +165,16 @@ class Recorder:
             **result,
         }
         path = os.path.join(self.settings.results_dir, f"{self.name}.json")
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2, default=json_default)
-            handle.write("\n")
+        write_json(path, document)
         print(f"wrote {path}")
         return path
+
+
+def write_json(path: str, document: Any) -> None:
+    """A benchmark's JSON, written whole or not at all (components.shared.atomic.write_file): a
+    run interrupted while writing must not leave a truncated file that every later reader (the
+    ablation's cache, `make bench`'s tables) would fail on."""
+    write_file(path, (json.dumps(document, indent=2, default=json_default) + "\n").encode())
 
 
 def json_default(value: Any) -> Any:

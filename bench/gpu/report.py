@@ -5,12 +5,12 @@ The Bench rewrites both after every phase, so a run killed from outside still le
 measured.
 """
 
-import json
 import os
 from typing import Any, Dict, Optional
 
-from bench.common import RESULTS_DIR, SCRATCH_DIR, json_default
+from bench.common import RESULTS_DIR, SCRATCH_DIR, write_json
 from bench.gpu.settings import FLOAT32, GPU_SIZES, MIXED, PROFILE_KERNELS_IN_TABLE, Sizes
+from components.shared.atomic import write_file
 
 
 def first_line(err: BaseException) -> str:
@@ -139,19 +139,12 @@ def write_outputs(doc: Dict[str, Any], out_path: str) -> None:
     """The JSON, then gpu_table.md beside it, each replaced atomically. The JSON goes first, and a
     table that fails to render says so in its place: a rendering bug must not lose a measurement
     made on a machine lent for minutes."""
-    _replace(out_path, json.dumps(doc, indent=2, default=json_default) + "\n")
+    write_json(out_path, doc)
     try:
         table = render_table(doc)
     except Exception as err:  # every number is in the JSON written above
         table = f"# gpu_table.md could not be rendered\n\n{first_line(err)}\n"
-    _replace(os.path.join(os.path.dirname(os.path.abspath(out_path)), "gpu_table.md"), table)
-
-
-def _replace(path: str, text: str) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path + ".tmp", "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(path + ".tmp", path)
+    write_file(os.path.join(os.path.dirname(os.path.abspath(out_path)), "gpu_table.md"), table.encode())
 
 
 def default_out(sizes: Sizes) -> str:
